@@ -1,0 +1,50 @@
+//! `mqtt-conform`: the command-line program. Argument handling only; every decision lives in
+//! the library crates.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// MQTT 3.1.1 and 5.0 conformance suite, reference broker, codec and fault simulator.
+#[derive(Debug, Parser)]
+#[command(name = "mqtt-conform", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the conformance suite against a broker (default: the embedded reference broker).
+    Run(cmd::run::RunArgs),
+    /// Run the reference broker as a real server.
+    Broker(cmd::broker::BrokerArgs),
+    /// Deterministic fault simulation of the reference broker.
+    Sim(cmd::sim::SimArgs),
+    /// Re-render results files; several files give a side-by-side comparison.
+    Report(cmd::report::ReportArgs),
+    /// List the normative statements of the standards.
+    Spec(cmd::spec::SpecArgs),
+    /// Decode hex bytes as MQTT packets, naming the statement a malformed packet breaks.
+    Decode(cmd::decode::DecodeArgs),
+    /// Probe a broker for its capabilities and limits.
+    Probe(cmd::probe::ProbeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    match cli.command {
+        None => cmd::run::run(cmd::run::RunArgs::default()),
+        Some(Command::Run(args)) => cmd::run::run(args),
+        Some(Command::Broker(args)) => cmd::broker::run(args),
+        Some(Command::Sim(args)) => cmd::sim::run(args),
+        Some(Command::Report(args)) => cmd::report::run(args),
+        Some(Command::Spec(args)) => cmd::spec::run(args),
+        Some(Command::Decode(args)) => cmd::decode::run(args),
+        Some(Command::Probe(args)) => cmd::probe::run(args),
+    }
+}
