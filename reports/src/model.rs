@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::protocol::Protocol;
+pub use mqtt_spec::Protocol;
 
 /// The schema version this crate writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,7 +89,6 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     /// The protocol versions that were tested.
-    #[serde(with = "protocol_list")]
     pub protocols: Vec<Protocol>,
     /// When the run started, RFC 3339 (`2024-05-01T12:00:00Z`).
     pub started_at: String,
@@ -221,7 +220,6 @@ pub struct TestResult {
     /// One line for people.
     pub title: String,
     /// The protocol version the test ran with.
-    #[serde(with = "protocol_str")]
     pub protocol: Protocol,
     /// The chapter of the standard the test belongs to: two dotted numbers, `3.1`, `4.7`.
     pub chapter: String,
@@ -474,9 +472,8 @@ impl Results {
     /// Pretty JSON, with a final newline.
     pub fn to_json_pretty(&self) -> String {
         // Serializing these types cannot fail: string keys only, no non-string map keys.
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
-            format!("{{\"error\": \"cannot serialize results: {e}\"}}")
-        });
+        let mut s = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialize results: {e}\"}}"));
         s.push('\n');
         s
     }
@@ -539,48 +536,6 @@ pub(crate) fn chapter_key(chapter: &str) -> (Vec<u32>, String) {
         .map(|p| p.parse::<u32>().unwrap_or(u32::MAX))
         .collect();
     (nums, chapter.to_string())
-}
-
-/// serde for one protocol version as its display string.
-mod protocol_str {
-    use super::Protocol;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(p)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse()
-            .map_err(|_| serde::de::Error::custom(format!("unknown protocol version {s:?}")))
-    }
-}
-
-/// serde for a list of protocol versions as display strings.
-mod protocol_list {
-    use super::Protocol;
-    use serde::ser::SerializeSeq;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ps: &[Protocol], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(ps.len()))?;
-        for p in ps {
-            seq.serialize_element(&p.to_string())?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Protocol>, D::Error> {
-        let v = Vec::<String>::deserialize(d)?;
-        v.iter()
-            .map(|s| {
-                s.parse().map_err(|_| {
-                    serde::de::Error::custom(format!("unknown protocol version {s:?}"))
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
