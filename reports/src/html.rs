@@ -38,11 +38,11 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,"DejaVu Sans Mono",Menlo,Cons
 .counts b{font-weight:650}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px;vertical-align:0}
 .bg-pass{background:var(--pass)}.bg-fail{background:var(--fail)}.bg-advisory{background:#d4a72c}.bg-skip{background:var(--skip)}
-.bg-inconclusive{background:var(--inconclusive)}.bg-error{background:var(--error)}.bg-deviation{background:repeating-linear-gradient(135deg,var(--fail) 0 3px,#f3a6ab 3px 6px)}
+.bg-inconclusive{background:var(--inconclusive)}.bg-covered{background:#0969da}.bg-client{background:#9ec5fe}.bg-internal{background:#c8d1da}.bg-none{background:var(--none)}.bg-error{background:var(--error)}.bg-deviation{background:repeating-linear-gradient(135deg,var(--fail) 0 3px,#f3a6ab 3px 6px)}
 .outcome{margin:16px 0 0;padding:10px 14px;border-radius:6px;font-weight:600}
 .outcome.ok{background:#dafbe1;color:#116329}.outcome.bad{background:#ffebe9;color:#a40e26}
 .outcome ul{margin:6px 0 0;padding:0;list-style:none;font-weight:400;color:var(--fg)}.outcome li{margin:3px 0}.outcome a{color:#0969da}
-.muted{color:var(--muted)}
+.muted{color:var(--muted)}.nowrap{white-space:nowrap}
 a code{color:#0969da}
 .note{color:var(--muted);font-size:12.5px;margin:8px 0 0}
 table{border-collapse:collapse;width:100%;font-size:13px}
@@ -81,7 +81,7 @@ nav.toc{margin:14px 0 0;font-size:13px}nav.toc a{margin-right:14px;color:#0969da
 .trace td.hex{color:var(--muted);word-break:break-all;max-width:420px}.trace td.fields{word-break:break-word}
 .uncovered{color:var(--muted);font-style:italic}
 .cov-summary{display:flex;flex-wrap:wrap;gap:6px 18px;font-size:13px;margin:4px 0 10px}
-.legend{color:var(--muted);font-size:12.5px}
+.legend{color:var(--muted);font-size:12.5px;margin:0 0 10px}.legend .dot{margin-left:12px}.legend .dot:first-child{margin-left:0}
 .matrix td.cell{text-align:center;white-space:nowrap}
 .matrix th.run{text-align:center;white-space:normal;min-width:120px}
 .diff td{background:#fff8c5}
@@ -650,6 +650,28 @@ fn protocol_coverage(o: &mut String, c: &ProtocolCoverage<'_>, catalogue: &dyn C
     if c.statements.is_empty() {
         return;
     }
+    let total = c.statements.len();
+    o.push_str("<div class=\"bar\" style=\"max-width:560px;margin-bottom:6px\">");
+    for (class, n, what) in [
+        ("covered", c.covered(), "checked by a test"),
+        ("client", c.uncovered(Uncovered::ClientOnly), "client-only"),
+        (
+            "internal",
+            c.uncovered(Uncovered::InternalOnly),
+            "internal-only",
+        ),
+    ] {
+        if n > 0 {
+            let _ = write!(
+                o,
+                "<span class=\"bg-{class}\" style=\"width:{:.3}%\" title=\"{n} {what}\"></span>",
+                n as f64 * 100.0 / total as f64
+            );
+        }
+    }
+    o.push_str("</div><p class=\"legend\"><span class=\"dot bg-covered\"></span>checked by a test \
+                <span class=\"dot bg-client\"></span>client-only <span class=\"dot bg-internal\"></span>internal-only \
+                <span class=\"dot bg-none\"></span>no test yet</p>");
     o.push_str(
         "<table><thead><tr><th style=\"width:130px\">Statement</th><th style=\"width:84px\">Level</th>\
          <th style=\"width:60px\">Actor</th><th>Summary</th><th style=\"width:34%\">Checked by</th></tr></thead><tbody>",
@@ -686,7 +708,7 @@ fn protocol_coverage(o: &mut String, c: &ProtocolCoverage<'_>, catalogue: &dyn C
             .to_lowercase();
             let _ = write!(
                 o,
-                "<tr id=\"{}\" data-verdict=\"{verdict}\" data-text=\"{}\"><td><code>{}</code></td><td>{}</td>\
+                "<tr id=\"{}\" data-verdict=\"{verdict}\" data-text=\"{}\"><td><code>{}</code></td><td class=\"nowrap\">{}</td>\
                  <td>{}</td><td>{}</td><td>",
                 esc(&statement_anchor(c.protocol, &st.id)),
                 esc(&text),

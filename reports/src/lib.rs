@@ -65,16 +65,52 @@ pub fn write_all_with(
     dir: &Path,
     catalogue: &dyn Catalogue,
 ) -> Result<(), WriteError> {
-    std::fs::create_dir_all(dir).map_err(|source| WriteError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    write_files(dir, &[(RESULTS_JSON, results.to_json_pretty())])?;
+    write_rendered(results, dir, catalogue)
+}
+
+/// Writes the renderings only (`junit.xml`, `report.md`, `report.html`) into `dir` (created
+/// if missing), leaving any `results.json` there untouched: for re-rendering a results file
+/// in place.
+pub fn write_rendered(
+    results: &Results,
+    dir: &Path,
+    catalogue: &dyn Catalogue,
+) -> Result<(), WriteError> {
     let files = [
-        (RESULTS_JSON, results.to_json_pretty()),
         (JUNIT_XML, junit::render(results, catalogue)?),
         (REPORT_MD, markdown::render(results, catalogue)),
         (REPORT_HTML, html::render(results, catalogue)),
     ];
+    write_files(dir, &files)
+}
+
+/// Writes `comparison.md`, `comparison.html` and `comparison.json` into `dir` (created if
+/// missing).
+pub fn write_comparison(
+    comparison: &Comparison,
+    dir: &Path,
+    catalogue: &dyn Catalogue,
+) -> Result<(), WriteError> {
+    let files = [
+        (
+            "comparison.md",
+            compare::render_markdown(comparison, catalogue),
+        ),
+        (
+            "comparison.html",
+            compare::render_html(comparison, catalogue),
+        ),
+        ("comparison.json", comparison.to_json_pretty()),
+    ];
+    write_files(dir, &files)
+}
+
+fn write_files(dir: &Path, files: &[(&str, String)]) -> Result<(), WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for (name, text) in files {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| WriteError::Io { path, source })?;

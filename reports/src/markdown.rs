@@ -168,6 +168,63 @@ pub fn render(results: &Results, catalogue: &dyn Catalogue) -> String {
     o
 }
 
+/// A short plain-text summary of one run for a terminal: the run, one line per protocol
+/// version with its conformance figure and counts, then the tests that fail the run.
+pub fn render_text(results: &Results) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "MQTT conformance of {} ({}), started {}, took {}",
+        results.label(),
+        results.run.target,
+        results.run.started_at,
+        fmt_duration(results.run.duration_ms)
+    );
+    for (p, c) in by_protocol(results) {
+        let _ = writeln!(
+            o,
+            "  MQTT {:<6} {:>6} of decided MUST tests passed | {} passed, {} failed{}, {} advisory, {} skipped, {} inconclusive, {} error",
+            p.to_string(),
+            c.conformance_text(),
+            c.pass,
+            c.fail,
+            if c.known_deviations > 0 {
+                format!(" ({} known deviation)", c.known_deviations)
+            } else {
+                String::new()
+            },
+            c.advisory,
+            c.skip,
+            c.inconclusive,
+            c.error
+        );
+    }
+    let blocking: Vec<&TestResult> = results.tests.iter().filter(|t| t.is_blocking()).collect();
+    if blocking.is_empty() {
+        let _ = writeln!(o, "No unexpected failure.");
+    } else {
+        let _ = writeln!(o, "Failing the run:");
+        for t in blocking {
+            let what = match t.verdict {
+                Verdict::Error => format!(
+                    "suite error: {}",
+                    t.reason.as_deref().unwrap_or("no reason given")
+                ),
+                _ => t.statements.join(" "),
+            };
+            let _ = writeln!(
+                o,
+                "  {:<5} {:<5} {}  {}",
+                t.verdict.as_str().to_uppercase(),
+                t.protocol.to_string(),
+                t.id,
+                what
+            );
+        }
+    }
+    o
+}
+
 fn fail_cell(c: &Counts) -> String {
     if c.known_deviations > 0 {
         format!("{} ({} known)", c.fail, c.known_deviations)
