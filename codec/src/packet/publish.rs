@@ -1,0 +1,140 @@
+//! PUBLISH (section 3.3): an application message.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{check_str, qos_bits, read_packet_id, Body, Ctx};
+use crate::error::DecodeErrorKind;
+use crate::property::{self, PropertyContext, Props};
+use crate::types::{PacketType, ProtocolVersion, QoS};
+use crate::wire::{to_bytestr, Reader, Res};
+use crate::ByteStr;
+
+/// PUBLISH.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Publish {
+    /// DUP flag (never with QoS 0).
+    pub dup: bool,
+    /// QoS.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic Name (5.0: may be empty when a Topic Alias is given).
+    pub topic: ByteStr,
+    /// Packet identifier: non-zero for QoS 1 and 2, 0 (absent) for QoS 0.
+    pub packet_id: u16,
+    /// The application message, a slice of the input.
+    pub payload: Bytes,
+    /// Properties (5.0).
+    pub properties: Props,
+}
+
+impl Publish {
+    /// A QoS 0 message without properties.
+    pub fn new(topic: impl Into<ByteStr>, payload: impl Into<Bytes>) -> Self {
+        Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>, flags: u8, ctx: Ctx) -> Res<Self> {
+        let qos = qos_bits(flags >> 1);
+        let topic_at = r.pos();
+        let len = usize::from(r.u16()?);
+        let raw = r.bytes(len)?;
+        // One pass for the topic rules, then UTF-8 validation.
+        if let Some(i) = raw.iter().position(|&b| matches!(b, b'+' | b'#' | 0)) {
+            let kind = if raw.get(i) == Some(&0) {
+                DecodeErrorKind::NullCharacter // [MQTT-4.7.3-2]
+            } else {
+                DecodeErrorKind::TopicNameWildcard // [MQTT-3.3.2-2]
+            };
+            // A zero byte inside an ill-formed sequence is reported as ill-formed UTF-8.
+            to_bytestr(raw.slice(..i), topic_at + 2)?;
+            return Err((kind, topic_at + 2 + i));
+        }
+        let topic = to_bytestr(raw, topic_at + 2)?; // [MQTT-3.3.2-1]
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            read_packet_id(r, PacketType::Publish)?
+        };
+        let properties = if ctx.version.is_v5() {
+            property::decode(r, PropertyContext::Packet(PacketType::Publish), ctx.from)?
+        } else {
+            Props::none()
+        };
+        // 3.1.1 [MQTT-4.7.3-1]; 5.0: an empty topic needs a Topic Alias (3.3.2.1).
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err((DecodeErrorKind::EmptyTopicName, topic_at));
+        }
+        let payload = r.rest();
+        Ok(Publish {
+            dup: flags & 0b1000 != 0,
+            qos,
+            retain: flags & 1 != 0,
+            topic,
+            packet_id,
+            payload,
+            properties,
+        })
+    }
+}
+
+impl Body for Publish {
+    fn body_len(&self, v: ProtocolVersion) -> usize {
+        let mut n = 2 + self.topic.len() + self.payload.len();
+        if self.qos != QoS::AtMostOnce {
+            n += 2;
+        }
+        if v.is_v5() {
+            n += self.properties.encoded_len();
+        }
+        n
+    }
+
+    fn write_body(&self, v: ProtocolVersion, buf: &mut BytesMut) {
+        buf.put_u16(self.topic.len() as u16);
+        buf.put_slice(self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            buf.put_u16(self.packet_id);
+        }
+        if v.is_v5() {
+            self.properties.write(buf);
+        }
+        buf.put_slice(&self.payload);
+    }
+
+    fn validate(&self, v: ProtocolVersion) -> Result<(), DecodeErrorKind> {
+        check_str(&self.topic)?;
+        if self.topic.contains(['+', '#']) {
+            return Err(DecodeErrorKind::TopicNameWildcard);
+        }
+        if self.topic.is_empty() && !(v.is_v5() && self.properties.topic_alias.is_some()) {
+            return Err(DecodeErrorKind::EmptyTopicName);
+        }
+        match self.qos {
+            QoS::AtMostOnce if self.dup => return Err(DecodeErrorKind::DupWithQos0),
+            QoS::AtMostOnce if self.packet_id != 0 => return Err(DecodeErrorKind::PacketIdOnQos0),
+            QoS::AtMostOnce => {}
+            _ if self.packet_id == 0 => {
+                return Err(DecodeErrorKind::PacketIdZero {
+                    packet: PacketType::Publish,
+                })
+            }
+            _ => {}
+        }
+        if v.is_v5() {
+            self.properties
+                .validate(PropertyContext::Packet(PacketType::Publish))?;
+        } else if !self.properties.is_empty() {
+            return Err(DecodeErrorKind::PropertiesInV3);
+        }
+        Ok(())
+    }
+}

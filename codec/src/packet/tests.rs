@@ -1,0 +1,654 @@
+//! Unit tests of decode/encode over hand-written bytes (the large corpus lives in tests/).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::raw::{RawPacket, RawProperty, RemainingLength};
+use crate::*;
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+const V3: ProtocolVersion = ProtocolVersion::V3_1_1;
+
+fn dec(
+    bytes: &[u8],
+    v: ProtocolVersion,
+    from: Option<Side>,
+) -> Result<Option<Packet>, DecodeError> {
+    let mut buf = BytesMut::from(bytes);
+    let before = buf.clone();
+    let r = decode(&mut buf, v, &Limits::default(), from);
+    match &r {
+        Ok(Some(_)) => assert!(buf.is_empty(), "consumed exactly one packet"),
+        _ => assert_eq!(buf, before, "buffer untouched"),
+    }
+    r
+}
+
+fn ok(bytes: &[u8], v: ProtocolVersion) -> Packet {
+    match dec(bytes, v, None) {
+        Ok(Some(p)) => p,
+        other => panic!("expected a packet from {bytes:02x?}, got {other:?}"),
+    }
+}
+
+fn err(bytes: &[u8], v: ProtocolVersion, from: Option<Side>) -> DecodeError {
+    match dec(bytes, v, from) {
+        Err(e) => e,
+        other => panic!("expected an error from {bytes:02x?}, got {other:?}"),
+    }
+}
+
+fn ids(e: &DecodeError) -> Vec<&'static str> {
+    e.statements().iter().map(|s| s.as_str()).collect()
+}
+
+fn round_trip(p: &Packet, v: ProtocolVersion) -> Bytes {
+    let bytes = p.to_bytes(v).expect("encodes");
+    assert_eq!(p.encoded_len(v).unwrap(), bytes.len());
+    assert_eq!(&ok(&bytes, v), p, "round trip of {bytes:02x?}");
+    bytes
+}
+
+#[test]
+fn short_forms_are_valid_in_v5() {
+    assert_eq!(
+        ok(&[0xe0, 0x00], V5),
+        Packet::Disconnect(Disconnect::default())
+    );
+    assert_eq!(ok(&[0xf0, 0x00], V5), Packet::Auth(Auth::default()));
+    let Packet::Disconnect(d) = ok(&[0xe0, 0x01, 0x8e], V5) else {
+        panic!()
+    };
+    assert_eq!(d.reason_code, ReasonCode::SESSION_TAKEN_OVER);
+    let Packet::PubAck(a) = ok(&[0x40, 0x02, 0x00, 0x07], V5) else {
+        panic!()
+    };
+    assert_eq!((a.packet_id, a.reason_code), (7, ReasonCode::SUCCESS));
+    let Packet::PubRec(a) = ok(&[0x50, 0x03, 0x00, 0x07, 0x10], V5) else {
+        panic!()
+    };
+    assert_eq!(a.reason_code, ReasonCode::NO_MATCHING_SUBSCRIBERS);
+    let Packet::PubComp(a) = ok(&[0x70, 0x04, 0x00, 0x07, 0x92, 0x00], V5) else {
+        panic!()
+    };
+    assert_eq!(a.reason_code, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND);
+}
+
+#[test]
+fn short_forms_are_written() {
+    assert_eq!(
+        &round_trip(&Packet::Disconnect(Disconnect::default()), V5)[..],
+        &[0xe0, 0]
+    );
+    assert_eq!(
+        &round_trip(&Packet::Disconnect(Disconnect::new(ReasonCode(0x8e))), V5)[..],
+        &[0xe0, 1, 0x8e]
+    );
+    assert_eq!(
+        &round_trip(&Packet::Auth(Auth::default()), V5)[..],
+        &[0xf0, 0]
+    );
+    assert_eq!(
+        &round_trip(&Packet::PubRel(PubRel::new(9)), V5)[..],
+        &[0x62, 2, 0, 9]
+    );
+    assert_eq!(
+        &round_trip(
+            &Packet::PubRel(PubRel::with_reason(9, ReasonCode(0x92))),
+            V5
+        )[..],
+        &[0x62, 3, 0, 9, 0x92]
+    );
+}
+
+#[test]
+fn incomplete_is_none() {
+    let p = Packet::Publish(Publish::new("a/b", "payload"));
+    let bytes = p.to_bytes(V3).unwrap();
+    for n in 0..bytes.len() {
+        assert_eq!(dec(&bytes[..n], V3, None), Ok(None), "prefix {n}");
+    }
+    assert_eq!(ok(&bytes, V3), p);
+}
+
+#[test]
+fn huge_claim_fails_from_the_fixed_header() {
+    let limits = Limits::with_max_packet_size(1024);
+    let mut buf = BytesMut::from(&[0x30, 0xff, 0xff, 0xff, 0x7f][..]);
+    let e = decode(&mut buf, V5, &limits, None).unwrap_err();
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::PacketTooLarge {
+            size: 268_435_460,
+            max: 1024
+        }
+    );
+    assert_eq!(e.reason_code(), ReasonCode::PACKET_TOO_LARGE);
+    let e = err(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01], V5, None);
+    assert_eq!(
+        (e.kind, e.offset),
+        (DecodeErrorKind::RemainingLengthTooLong, 4)
+    );
+}
+
+#[test]
+fn reserved_flags() {
+    let e = err(&[0x61, 0x02, 0x00, 0x01], V5, None);
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::InvalidFixedHeaderFlags {
+            packet: PacketType::PubRel,
+            flags: 1,
+            expected: 2
+        }
+    );
+    assert_eq!(ids(&e), ["MQTT-2.1.3-1", "MQTT-3.6.1-1"]);
+    assert_eq!(
+        e.to_string(),
+        "malformed packet at byte 0: reserved flags 0b0001 on PUBREL must be 0b0010 \
+         [MQTT-2.1.3-1] [MQTT-3.6.1-1]; answer with 0x81 Malformed Packet"
+    );
+    let e = err(&[0x80, 0x06, 0, 1, 0, 1, b'a', 0], V3, None);
+    assert_eq!(ids(&e), ["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.8.1-1"]);
+    assert_eq!(e.response(), ErrorResponse::Close);
+    assert_eq!(err(&[0xa0, 0x05, 0, 1, 0, 1, b'a'], V5, None).offset, 0);
+    assert_eq!(
+        err(&[0xc1, 0x00], V5, None).reason_code(),
+        ReasonCode::MALFORMED_PACKET
+    );
+    assert!(matches!(
+        err(&[0x00, 0x00], V5, None).kind,
+        DecodeErrorKind::ReservedPacketType { .. }
+    ));
+    assert!(matches!(
+        err(&[0xf0, 0x00], V3, None).kind,
+        DecodeErrorKind::ReservedPacketType { .. }
+    ));
+}
+
+#[test]
+fn publish_rules() {
+    assert_eq!(
+        err(&[0x36, 0x05, 0, 1, b'a', 0, 1], V5, None).kind,
+        DecodeErrorKind::PublishQos3
+    );
+    assert_eq!(
+        ids(&err(&[0x38, 0x03, 0, 1, b'a'], V3, None)),
+        ["MQTT-3.3.1-2"]
+    );
+    let e = err(&[0x30, 0x04, 0, 2, b'a', b'+'], V3, None);
+    assert_eq!((e.kind, e.offset), (DecodeErrorKind::TopicNameWildcard, 5));
+    let e = err(&[0x30, 0x05, 0, 2, b'a', b'#', 0], V5, None);
+    assert_eq!(e.kind, DecodeErrorKind::TopicNameWildcard);
+    let e = err(&[0x30, 0x04, 0, 2, b'a', 0], V3, None);
+    assert_eq!((e.kind, e.offset), (DecodeErrorKind::NullCharacter, 5));
+    assert_eq!(ids(&e), ["MQTT-1.5.3-2", "MQTT-4.7.3-2"]);
+    let e = err(&[0x32, 0x05, 0, 1, b'a', 0, 0], V3, None);
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::PacketIdZero {
+            packet: PacketType::Publish
+        }
+    );
+    assert_eq!(ids(&e), ["MQTT-2.3.1-1"]);
+    // Empty topic: error in 3.1.1, and in 5.0 without a Topic Alias.
+    assert_eq!(
+        err(&[0x30, 0x02, 0, 0], V3, None).kind,
+        DecodeErrorKind::EmptyTopicName
+    );
+    assert_eq!(
+        err(&[0x30, 0x03, 0, 0, 0], V5, None).kind,
+        DecodeErrorKind::EmptyTopicName
+    );
+    let Packet::Publish(p) = ok(&[0x30, 0x06, 0, 0, 3, 0x23, 0, 5], V5) else {
+        panic!()
+    };
+    assert_eq!(p.properties.topic_alias, Some(5));
+    // Topic Alias 0.
+    let e = err(&[0x30, 0x07, 0, 1, b'a', 3, 0x23, 0, 0], V5, None);
+    assert_eq!(
+        (e.kind, e.reason_code()),
+        (DecodeErrorKind::TopicAliasZero, ReasonCode(0x94))
+    );
+    // Subscription Identifier from a client; repeated ones from the server are fine.
+    let bytes = [0x30, 0x09, 0, 1, b'a', 4, 0x0b, 1, 0x0b, 2, b'x'];
+    assert_eq!(
+        err(&bytes, V5, Some(Side::Client)).kind,
+        DecodeErrorKind::SubscriptionIdentifierFromClient
+    );
+    let Some(Packet::Publish(p)) = dec(&bytes, V5, Some(Side::Server)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.properties.subscription_identifiers, [1, 2]);
+    assert_eq!(&p.payload[..], b"x");
+}
+
+#[test]
+fn publish_is_zero_copy() {
+    let bytes = Packet::Publish(Publish::new("t", "hello"))
+        .to_bytes(V3)
+        .unwrap();
+    let (p, n) = decode_bytes(&bytes, V3, &Limits::default(), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, bytes.len());
+    let Packet::Publish(p) = p else { panic!() };
+    assert_eq!(p.payload.as_ptr(), bytes[5..].as_ptr());
+    assert_eq!(p.topic.as_bytes().as_ptr(), bytes[4..].as_ptr());
+}
+
+#[test]
+fn property_rules() {
+    // PUBACK with a property PUBACK may not carry (Topic Alias).
+    let e = err(&[0x40, 0x07, 0, 1, 0, 3, 0x23, 0, 1], V5, None);
+    assert_eq!(
+        (e.kind, e.offset),
+        (
+            DecodeErrorKind::PropertyNotAllowed {
+                id: PropertyId::TOPIC_ALIAS,
+                packet: PacketType::PubAck
+            },
+            6
+        )
+    );
+    // Reason String twice.
+    let e = err(&[0x40, 0x0a, 0, 1, 0, 6, 0x1f, 0, 0, 0x1f, 0, 0], V5, None);
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::DuplicateProperty {
+            id: PropertyId::REASON_STRING
+        }
+    );
+    assert_eq!(e.reason_code(), ReasonCode::PROTOCOL_ERROR);
+    // Unknown property, property length overrunning the packet.
+    assert!(matches!(
+        err(&[0x40, 0x06, 0, 1, 0, 2, 0x7f, 0], V5, None).kind,
+        DecodeErrorKind::UnknownProperty { id: 0x7f }
+    ));
+    assert_eq!(
+        err(&[0x40, 0x05, 0, 1, 0, 9, 0x1f], V5, None).kind,
+        DecodeErrorKind::PropertyLengthMismatch
+    );
+    // Payload Format Indicator 2.
+    let e = err(&[0x30, 0x06, 0, 1, b'a', 2, 0x01, 2], V5, None);
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::InvalidPropertyValue {
+            id: PropertyId::PAYLOAD_FORMAT_INDICATOR,
+            value: 2
+        }
+    );
+    // Session Expiry Interval in a server's DISCONNECT.
+    let d = [0xe0, 0x07, 0x00, 5, 0x11, 0, 0, 0, 1];
+    assert_eq!(
+        err(&d, V5, Some(Side::Server)).kind,
+        DecodeErrorKind::SessionExpiryFromServer
+    );
+    assert!(dec(&d, V5, Some(Side::Client)).unwrap().is_some());
+}
+
+#[test]
+fn sender_rules() {
+    let e = err(&[0xe0, 0x01, 0x8e], V5, Some(Side::Client));
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::ReasonCodeWrongSender { .. }
+    ));
+    assert_eq!(ids(&e), ["MQTT-3.14.2-1"]);
+    assert!(matches!(
+        err(&[0xc0, 0x00], V5, Some(Side::Server)).kind,
+        DecodeErrorKind::WrongSender { .. }
+    ));
+    assert!(matches!(
+        err(&[0x20, 0x02, 0, 0], V5, Some(Side::Client)).kind,
+        DecodeErrorKind::WrongSender { .. }
+    ));
+    assert!(matches!(
+        err(&[0xe0, 0x00], V3, Some(Side::Server)).kind,
+        DecodeErrorKind::WrongSender { .. }
+    ));
+    assert!(matches!(
+        err(&[0x40, 0x03, 0, 1, 0x04], V5, None).kind,
+        DecodeErrorKind::ReasonCodeNotAllowed { .. }
+    ));
+}
+
+#[test]
+fn trailing_bytes_and_truncation() {
+    let e = err(&[0x40, 0x03, 0, 1, 0], V3, None);
+    assert_eq!(
+        (e.kind, e.offset),
+        (DecodeErrorKind::TrailingBytes { count: 1 }, 4)
+    );
+    assert_eq!(
+        err(&[0xc0, 0x01, 0], V5, None).kind,
+        DecodeErrorKind::TrailingBytes { count: 1 }
+    );
+    assert!(matches!(
+        err(&[0x40, 0x01, 0], V5, None).kind,
+        DecodeErrorKind::Truncated { needed: 1 }
+    ));
+    assert!(matches!(
+        err(&[0xf0, 0x01, 0x18], V5, None).kind,
+        DecodeErrorKind::Truncated { .. }
+    ));
+    // Non-minimal remaining length: 5.0 refuses, 3.1.1 accepts.
+    assert_eq!(
+        err(&[0xc0, 0x80, 0x00], V5, None).kind,
+        DecodeErrorKind::NonMinimalVarInt
+    );
+    assert_eq!(ok(&[0xc0, 0x80, 0x00], V3), Packet::PingReq);
+}
+
+fn connect_bytes(name: &[u8], level: u8, flags: u8, rest: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, name.len() as u8];
+    body.extend_from_slice(name);
+    body.extend_from_slice(&[level, flags, 0, 60]);
+    body.extend_from_slice(rest);
+    let mut out = vec![0x10, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+#[test]
+fn connect_rules() {
+    // Decoded by its own level whatever the caller says.
+    let Packet::Connect(c) = ok(&connect_bytes(b"MQTT", 5, 2, &[0, 0, 1, b'c']), V3) else {
+        panic!()
+    };
+    assert_eq!((c.protocol, c.client_id.as_ref()), (V5, "c"));
+    let Packet::Connect(c) = ok(&connect_bytes(b"MQIsdp", 3, 2, &[0, 1, b'c']), V5) else {
+        panic!()
+    };
+    assert_eq!(c.protocol, ProtocolVersion::V3_1);
+    let e = err(&connect_bytes(b"MQTT", 6, 2, &[0, 1, b'c']), V3, None);
+    assert_eq!(
+        (e.kind, e.offset),
+        (DecodeErrorKind::UnsupportedProtocolLevel { level: 6 }, 8)
+    );
+    assert_eq!(e.response(), ErrorResponse::ConnAckReturnCode(1));
+    let e = err(&connect_bytes(b"MQTT", 6, 2, &[0, 1, b'c']), V5, None);
+    assert_eq!(e.response(), ErrorResponse::ReasonCode(ReasonCode(0x84)));
+    assert_eq!(
+        err(&connect_bytes(b"MQTX", 4, 2, &[0, 1, b'c']), V3, None).kind,
+        DecodeErrorKind::InvalidProtocolName
+    );
+    assert_eq!(
+        err(&connect_bytes(b"MQTT", 4, 3, &[0, 1, b'c']), V3, None).kind,
+        DecodeErrorKind::ConnectReservedFlag
+    );
+    assert_eq!(
+        err(&connect_bytes(b"MQTT", 4, 0x08, &[0, 1, b'c']), V3, None).kind,
+        DecodeErrorKind::WillQosWithoutWill
+    );
+    assert_eq!(
+        err(&connect_bytes(b"MQTT", 4, 0x20, &[0, 1, b'c']), V3, None).kind,
+        DecodeErrorKind::WillRetainWithoutWill
+    );
+    assert_eq!(
+        err(&connect_bytes(b"MQTT", 4, 0x1c, &[0, 1, b'c']), V3, None).kind,
+        DecodeErrorKind::WillQos3
+    );
+    // Password without user name: an error in 3.1.1 only.
+    let e = err(
+        &connect_bytes(b"MQTT", 4, 0x40, &[0, 1, b'c', 0, 1, b'p']),
+        V3,
+        None,
+    );
+    assert_eq!(ids(&e), ["MQTT-3.1.2-22"]);
+    let Packet::Connect(c) = ok(
+        &connect_bytes(b"MQTT", 5, 0x40, &[0, 0, 1, b'c', 0, 1, b'p']),
+        V5,
+    ) else {
+        panic!()
+    };
+    assert_eq!(c.password.as_deref(), Some(&b"p"[..]));
+    assert_eq!(
+        peek_protocol_version(&connect_bytes(b"MQTT", 5, 2, &[])[..9]),
+        Ok(Some(V5))
+    );
+    assert_eq!(peek_protocol_version(&[0x10, 0x10, 0, 4, b'M']), Ok(None));
+    assert!(peek_protocol_version(&[0x30, 0x00]).is_err());
+}
+
+#[test]
+fn subscribe_rules() {
+    let sub = |v, opts: u8, filter: &[u8]| {
+        let mut b = vec![0x82, 0, 0, 1];
+        if v == V5 {
+            b.push(0);
+        }
+        b.extend_from_slice(&[0, filter.len() as u8]);
+        b.extend_from_slice(filter);
+        b.push(opts);
+        b[1] = (b.len() - 2) as u8;
+        b
+    };
+    assert!(matches!(
+        ok(&sub(V5, 0x2d, b"a/+"), V5),
+        Packet::Subscribe(_)
+    ));
+    assert_eq!(
+        err(&sub(V3, 0x04, b"a"), V3, None).kind,
+        DecodeErrorKind::SubscriptionOptionsReserved { options: 4 }
+    );
+    assert_eq!(
+        err(&sub(V5, 0x40, b"a"), V5, None).kind,
+        DecodeErrorKind::SubscriptionOptionsReserved { options: 0x40 }
+    );
+    assert_eq!(
+        err(&sub(V5, 0x03, b"a"), V5, None).kind,
+        DecodeErrorKind::SubscriptionQos3
+    );
+    assert_eq!(
+        err(&sub(V5, 0x30, b"a"), V5, None).kind,
+        DecodeErrorKind::RetainHandling3
+    );
+    assert_eq!(
+        err(&sub(V5, 0x00, b"a/#/b"), V5, None).kind,
+        DecodeErrorKind::InvalidTopicFilter
+    );
+    assert_eq!(
+        err(&sub(V3, 0x00, b"a+"), V3, None).kind,
+        DecodeErrorKind::InvalidTopicFilter
+    );
+    assert_eq!(
+        err(&sub(V5, 0x00, b"$share/a+/b"), V5, None).kind,
+        DecodeErrorKind::InvalidSharedSubscription
+    );
+    assert_eq!(
+        err(&sub(V5, 0x04, b"$share/g/b"), V5, None).kind,
+        DecodeErrorKind::NoLocalOnSharedSubscription
+    );
+    // 3.1.1 has no shared subscriptions: "$share/..." is an ordinary filter there.
+    assert!(matches!(
+        ok(&sub(V3, 0x00, b"$share//b"), V3),
+        Packet::Subscribe(_)
+    ));
+    assert_eq!(
+        err(&sub(V5, 0x00, b"$share//b"), V5, None).kind,
+        DecodeErrorKind::InvalidSharedSubscription
+    );
+    let e = err(&[0x82, 0x02, 0, 1], V3, None);
+    assert_eq!(ids(&e), ["MQTT-3.8.3-3"]);
+    let e = err(&[0xa2, 0x03, 0, 1, 0], V5, None);
+    assert_eq!(ids(&e), ["MQTT-3.10.3-2"]);
+    assert!(matches!(
+        err(&[0x90, 0x03, 0, 1, 3], V3, None).kind,
+        DecodeErrorKind::ReasonCodeNotAllowed { .. }
+    ));
+}
+
+#[test]
+fn encoder_refuses_forbidden_values() {
+    let mut p = Publish::new("a/+", "x");
+    assert_eq!(
+        Packet::Publish(p.clone()).to_bytes(V5).unwrap_err().kind,
+        DecodeErrorKind::TopicNameWildcard
+    );
+    p.topic = "a".into();
+    p.qos = QoS::AtLeastOnce;
+    assert_eq!(
+        Packet::Publish(p.clone()).to_bytes(V5).unwrap_err().kind,
+        DecodeErrorKind::PacketIdZero {
+            packet: PacketType::Publish
+        }
+    );
+    p.packet_id = 1;
+    p.properties.topic_alias = Some(0);
+    assert_eq!(
+        Packet::Publish(p.clone()).to_bytes(V5).unwrap_err().kind,
+        DecodeErrorKind::TopicAliasZero
+    );
+    p.properties.topic_alias = Some(1);
+    assert_eq!(
+        Packet::Publish(p.clone()).to_bytes(V3).unwrap_err().kind,
+        DecodeErrorKind::PropertiesInV3
+    );
+    p.properties.receive_maximum = Some(5);
+    assert!(matches!(
+        Packet::Publish(p.clone()).to_bytes(V5).unwrap_err().kind,
+        DecodeErrorKind::PropertyNotAllowed { .. }
+    ));
+    assert!(Packet::Auth(Auth::default()).to_bytes(V3).is_err());
+    assert!(Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        ..Default::default()
+    })
+    .to_bytes(V3)
+    .is_err());
+    // The unchecked path writes it anyway.
+    let mut buf = BytesMut::new();
+    Packet::Publish(p).encode_unchecked(V5, &mut buf);
+    assert!(decode(&mut buf, V5, &Limits::default(), None).is_err());
+}
+
+#[test]
+fn round_trips() {
+    let mut c = Connect::new(V5, "client-1");
+    c.username = Some("u".into());
+    c.password = Some(Bytes::from_static(b"p"));
+    c.properties.receive_maximum = Some(10);
+    c.properties.user_properties.push(("k".into(), "v".into()));
+    c.will = Some(Will {
+        topic: "will/t".into(),
+        payload: Bytes::from_static(b"bye"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Properties {
+            will_delay_interval: Some(5),
+            ..Default::default()
+        }
+        .into(),
+    });
+    round_trip(&Packet::Connect(Box::new(c.clone())), V5);
+    c.protocol = V3;
+    c.properties = Props::none();
+    if let Some(w) = &mut c.will {
+        w.properties = Props::none();
+    }
+    round_trip(&Packet::Connect(Box::new(c)), V3);
+    let mut ca = ConnAck::new(ReasonCode::SUCCESS);
+    ca.session_present = true;
+    ca.properties.maximum_qos = Some(QoS::AtLeastOnce);
+    ca.properties.assigned_client_identifier = Some("x".into());
+    round_trip(&Packet::ConnAck(ca), V5);
+    let mut p = Publish::new("a/b", "payload");
+    p.qos = QoS::ExactlyOnce;
+    p.packet_id = 42;
+    p.dup = true;
+    p.retain = true;
+    round_trip(&Packet::Publish(p.clone()), V3);
+    p.properties.correlation_data = Some(Bytes::from_static(b"\x00\x01"));
+    p.properties.response_topic = Some("r".into());
+    round_trip(&Packet::Publish(p), V5);
+    let s = Subscribe {
+        packet_id: 3,
+        filters: vec![
+            Subscription::new("a/#", QoS::AtLeastOnce),
+            Subscription::new("+/b", QoS::ExactlyOnce),
+        ],
+        properties: Props::none(),
+    };
+    round_trip(&Packet::Subscribe(s.clone()), V3);
+    round_trip(&Packet::Subscribe(s), V5);
+    round_trip(
+        &Packet::SubAck(SubAck {
+            packet_id: 3,
+            reason_codes: vec![ReasonCode(1), ReasonCode(0x80)],
+            properties: Props::none(),
+        }),
+        V3,
+    );
+    round_trip(
+        &Packet::Unsubscribe(Unsubscribe {
+            packet_id: 4,
+            filters: vec!["a/#".into()],
+            properties: Props::none(),
+        }),
+        V5,
+    );
+    round_trip(
+        &Packet::UnsubAck(UnsubAck {
+            packet_id: 4,
+            reason_codes: vec![],
+            properties: Props::none(),
+        }),
+        V3,
+    );
+    round_trip(
+        &Packet::UnsubAck(UnsubAck {
+            packet_id: 4,
+            reason_codes: vec![ReasonCode(0x11)],
+            properties: Props::none(),
+        }),
+        V5,
+    );
+    round_trip(&Packet::PingReq, V3);
+    round_trip(&Packet::PingResp, V5);
+    let mut a = Auth {
+        reason_code: ReasonCode::CONTINUE_AUTHENTICATION,
+        properties: Props::none(),
+    };
+    a.properties.authentication_method = Some("SCRAM-SHA-256".into());
+    a.properties.authentication_data = Some(Bytes::from_static(b"abc"));
+    round_trip(&Packet::Auth(a), V5);
+}
+
+#[test]
+fn raw_builder() {
+    let b = RawPacket::new(0xc, 0)
+        .remaining_length(RemainingLength::Bytes(vec![0x80, 0x80, 0x00]))
+        .to_bytes();
+    assert_eq!(&b[..], &[0xc0, 0x80, 0x80, 0x00]);
+    assert_eq!(err(&b, V5, None).kind, DecodeErrorKind::NonMinimalVarInt);
+    let p = Packet::PubAck(PubAck::new(1));
+    let b = RawPacket::from_packet_with_properties(
+        &p,
+        V5,
+        &[
+            RawProperty::user("a", "b"),
+            RawProperty::two(PropertyId::TOPIC_ALIAS, 1),
+        ],
+    )
+    .to_bytes();
+    assert!(matches!(
+        err(&b, V5, None).kind,
+        DecodeErrorKind::PropertyNotAllowed { .. }
+    ));
+    let mut c = Connect::new(V5, "c");
+    c.keep_alive = 7;
+    let b = RawPacket::from_packet_with_properties(
+        &Packet::Connect(Box::new(c)),
+        V5,
+        &[RawProperty::two(PropertyId::RECEIVE_MAXIMUM, 0)],
+    )
+    .to_bytes();
+    let e = err(&b, V5, None);
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::InvalidPropertyValue {
+            id: PropertyId::RECEIVE_MAXIMUM,
+            value: 0
+        }
+    );
+}

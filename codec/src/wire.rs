@@ -1,0 +1,307 @@
+//! Bounded reading and plain writing of the MQTT data types (section 1.5 of both standards).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::DecodeErrorKind;
+use crate::ByteStr;
+
+/// A failure inside a packet: the kind and the absolute offset in the packet.
+pub(crate) type Fail = (DecodeErrorKind, usize);
+
+pub(crate) type Res<T> = Result<T, Fail>;
+
+/// A reader over one complete packet, bounded by `end`. Every read checks the bound, so a
+/// lying length field becomes an error, never a panic or an over-read.
+pub(crate) struct Reader<'a> {
+    buf: &'a Bytes,
+    pos: usize,
+    end: usize,
+    /// 5.0 requires minimal Variable Byte Integers [MQTT-1.5.5-1].
+    strict_vbi: bool,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a Bytes, pos: usize, end: usize, strict_vbi: bool) -> Self {
+        let end = end.min(buf.len());
+        Reader {
+            buf,
+            pos: pos.min(end),
+            end,
+            strict_vbi,
+        }
+    }
+
+    /// A reader at the same place with another Variable Byte Integer rule.
+    pub(crate) fn new_like(other: &Reader<'a>, strict_vbi: bool) -> Self {
+        Reader {
+            buf: other.buf,
+            pos: other.pos,
+            end: other.end,
+            strict_vbi,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    pub(crate) fn remaining(&self) -> usize {
+        self.end - self.pos
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    #[inline]
+    fn need(&self, n: usize) -> Res<()> {
+        if self.remaining() < n {
+            let missing = n - self.remaining();
+            Err((
+                DecodeErrorKind::Truncated {
+                    needed: u32::try_from(missing).unwrap_or(u32::MAX),
+                },
+                self.end,
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[inline]
+    pub(crate) fn slice(&mut self, n: usize) -> Res<&'a [u8]> {
+        self.need(n)?;
+        let s = self.buf.get(self.pos..self.pos + n).unwrap_or(&[]);
+        self.pos += n;
+        Ok(s)
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self) -> Res<u8> {
+        self.need(1)?;
+        let b = self.buf.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self) -> Res<u16> {
+        match *self.slice(2)? {
+            [a, b] => Ok(u16::from_be_bytes([a, b])),
+            _ => Ok(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Res<u32> {
+        match *self.slice(4)? {
+            [a, b, c, d] => Ok(u32::from_be_bytes([a, b, c, d])),
+            _ => Ok(0),
+        }
+    }
+
+    /// A Variable Byte Integer (1.5.5 in 5.0).
+    pub(crate) fn vbi(&mut self) -> Res<u32> {
+        let start = self.pos;
+        let mut value: u32 = 0;
+        for i in 0..4 {
+            let b = self.u8()?;
+            value |= u32::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                // A last byte of 0 after the first means a shorter form existed.
+                if self.strict_vbi && i > 0 && b == 0 {
+                    return Err((DecodeErrorKind::NonMinimalVarInt, start)); // [MQTT-1.5.5-1]
+                }
+                return Ok(value);
+            }
+        }
+        Err((DecodeErrorKind::VarIntTooLong, start + 4))
+    }
+
+    /// `n` bytes as a zero-copy slice of the packet.
+    #[inline]
+    pub(crate) fn bytes(&mut self, n: usize) -> Res<Bytes> {
+        self.need(n)?;
+        let b = self.buf.slice(self.pos..self.pos + n);
+        self.pos += n;
+        Ok(b)
+    }
+
+    /// Binary Data: a two-byte length and that many bytes.
+    #[inline]
+    pub(crate) fn binary(&mut self) -> Res<Bytes> {
+        let n = self.u16()?;
+        self.bytes(usize::from(n))
+    }
+
+    /// A UTF-8 Encoded String: well-formed, no U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]
+    /// (3.1.1: [MQTT-1.5.3-1] [MQTT-1.5.3-2]).
+    pub(crate) fn string(&mut self) -> Res<ByteStr> {
+        let n = usize::from(self.u16()?);
+        let start = self.pos;
+        let raw = self.bytes(n)?;
+        to_bytestr(raw, start)
+    }
+
+    /// Everything up to the end.
+    pub(crate) fn rest(&mut self) -> Bytes {
+        let b = self.buf.slice(self.pos..self.end);
+        self.pos = self.end;
+        b
+    }
+
+    /// A reader over the next `n` bytes (e.g. a property block); this reader skips them.
+    pub(crate) fn sub(&mut self, n: usize) -> Res<Reader<'a>> {
+        self.need(n)?;
+        let r = Reader {
+            buf: self.buf,
+            pos: self.pos,
+            end: self.pos + n,
+            strict_vbi: self.strict_vbi,
+        };
+        self.pos += n;
+        Ok(r)
+    }
+
+    /// Fails on bytes left over.
+    pub(crate) fn finish(&self) -> Res<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err((
+                DecodeErrorKind::TrailingBytes {
+                    count: u32::try_from(self.remaining()).unwrap_or(u32::MAX),
+                },
+                self.pos,
+            ))
+        }
+    }
+}
+
+/// Validates `raw` as an MQTT UTF-8 string starting at packet offset `start`.
+pub(crate) fn to_bytestr(raw: Bytes, start: usize) -> Res<ByteStr> {
+    if let Some(i) = raw.iter().position(|&b| b == 0) {
+        // In well-formed UTF-8 a zero byte can only be U+0000.
+        if std::str::from_utf8(raw.get(..i).unwrap_or(&[])).is_ok() {
+            return Err((DecodeErrorKind::NullCharacter, start + i));
+        }
+    }
+    match ByteStr::try_from(raw.clone()) {
+        Ok(s) => Ok(s),
+        Err(e) => Err((DecodeErrorKind::InvalidUtf8, start + e.valid_up_to())),
+    }
+}
+
+/// Bytes a Variable Byte Integer takes.
+#[inline]
+pub(crate) const fn vbi_len(v: u32) -> usize {
+    if v < 0x80 {
+        1
+    } else if v < 0x4000 {
+        2
+    } else if v < 0x20_0000 {
+        3
+    } else {
+        4
+    }
+}
+
+/// Writes a Variable Byte Integer (values above 268435455 are truncated to 28 bits).
+#[inline]
+pub(crate) fn put_vbi(buf: &mut BytesMut, mut v: u32) {
+    v &= 0x0FFF_FFFF;
+    loop {
+        let mut b = (v & 0x7F) as u8;
+        v >>= 7;
+        if v > 0 {
+            b |= 0x80;
+        }
+        buf.put_u8(b);
+        if v == 0 {
+            break;
+        }
+    }
+}
+
+/// Writes a two-byte length and the bytes (the length is truncated to 16 bits: callers that
+/// must not produce malformed output check the length first).
+#[inline]
+pub(crate) fn put_binary(buf: &mut BytesMut, b: &[u8]) {
+    buf.put_u16(b.len() as u16);
+    buf.put_slice(b);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vbi_of(bytes: &[u8], strict: bool) -> Res<u32> {
+        let b = Bytes::copy_from_slice(bytes);
+        Reader::new(&b, 0, b.len(), strict).vbi()
+    }
+
+    #[test]
+    fn vbi_round_trip_and_limits() {
+        for v in [
+            0u32,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            2_097_151,
+            2_097_152,
+            268_435_455,
+        ] {
+            let mut buf = BytesMut::new();
+            put_vbi(&mut buf, v);
+            assert_eq!(buf.len(), vbi_len(v));
+            assert_eq!(vbi_of(&buf, true), Ok(v));
+        }
+        assert_eq!(
+            vbi_of(&[0x80, 0x00], true).unwrap_err().0,
+            DecodeErrorKind::NonMinimalVarInt
+        );
+        assert_eq!(vbi_of(&[0x80, 0x00], false), Ok(0));
+        assert_eq!(
+            vbi_of(&[0xFF, 0xFF, 0xFF, 0xFF, 0x01], true).unwrap_err().0,
+            DecodeErrorKind::VarIntTooLong
+        );
+        assert!(matches!(
+            vbi_of(&[0xFF], true).unwrap_err().0,
+            DecodeErrorKind::Truncated { needed: 1 }
+        ));
+    }
+
+    #[test]
+    fn strings_are_checked() {
+        let ok = Bytes::from_static(b"\x00\x03a/b");
+        assert_eq!(Reader::new(&ok, 0, ok.len(), true).string().unwrap(), "a/b");
+        let null = Bytes::from_static(b"\x00\x03a\x00b");
+        assert_eq!(
+            Reader::new(&null, 0, null.len(), true)
+                .string()
+                .unwrap_err(),
+            (DecodeErrorKind::NullCharacter, 3)
+        );
+        // U+D800 encoded as ED A0 80 (a surrogate) and an overlong "/" (C0 AF).
+        for bad in [&b"\x00\x03\xED\xA0\x80"[..], &b"\x00\x02\xC0\xAF"[..]] {
+            let b = Bytes::copy_from_slice(bad);
+            assert_eq!(
+                Reader::new(&b, 0, b.len(), true).string().unwrap_err(),
+                (DecodeErrorKind::InvalidUtf8, 2)
+            );
+        }
+        let short = Bytes::from_static(b"\x00\x05ab");
+        assert!(matches!(
+            Reader::new(&short, 0, short.len(), true)
+                .string()
+                .unwrap_err()
+                .0,
+            DecodeErrorKind::Truncated { needed: 3 }
+        ));
+    }
+}
