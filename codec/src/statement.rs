@@ -1,51 +1,21 @@
-//! Statement identifiers of the standards.
+//! Statement identifiers of the standards: the checked [`StatementId`] of `mqtt-spec`.
 //!
-//! Stand-in until the `mqtt-spec` crate exposes its checked `StatementId`: the codec only needs
-//! a cheap, comparable handle on an id such as `MQTT-3.6.1-1`. The `s3!` / `s5!` macros mark
-//! which catalogue an id belongs to (3.1.1 or 5.0), so the switch to the checked macros of
-//! `mqtt-spec` is mechanical.
+//! The codec writes its ids with `s3!` (3.1.1 catalogue) and `s5!` (5.0 catalogue), which are
+//! `mqtt_spec::v311!` / `mqtt_spec::v5!`: an id missing from the catalogue fails the build.
 
-use std::fmt;
+pub use mqtt_spec::StatementId;
 
-/// The id of a normative statement, e.g. `MQTT-3.3.1-4`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StatementId(&'static str);
-
-impl StatementId {
-    /// Wraps an id. The codec only builds these from literals checked by its tests.
-    pub const fn new(id: &'static str) -> Self {
-        StatementId(id)
-    }
-
-    /// The id as printed in the standard, e.g. `MQTT-3.3.1-4`.
-    pub const fn as_str(self) -> &'static str {
-        self.0
-    }
-}
-
-impl fmt::Debug for StatementId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl fmt::Display for StatementId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// A statement of the 3.1.1 catalogue.
+/// A statement of the 3.1.1 catalogue, checked at compile time.
 macro_rules! s3 {
     ($id:literal) => {
-        $crate::statement::StatementId::new($id)
+        mqtt_spec::v311!($id)
     };
 }
 
-/// A statement of the 5.0 catalogue.
+/// A statement of the 5.0 catalogue, checked at compile time.
 macro_rules! s5 {
     ($id:literal) => {
-        $crate::statement::StatementId::new($id)
+        mqtt_spec::v5!($id)
     };
 }
 
