@@ -63,6 +63,8 @@ pub mod topic;
 pub mod types;
 mod wire;
 
+/// The `bytes` crate the codec's types use (re-exported so users need not depend on it).
+pub use bytes;
 /// A validated UTF-8 string sharing the input buffer (no copy).
 pub use bytestring::ByteString as ByteStr;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorResponse};
