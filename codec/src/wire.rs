@@ -181,18 +181,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Validates `raw` as an MQTT UTF-8 string starting at packet offset `start`.
+/// Validates `raw` as an MQTT UTF-8 string starting at packet offset `start`: well-formed
+/// UTF-8, no U+0000.
 pub(crate) fn to_bytestr(raw: Bytes, start: usize) -> Res<ByteStr> {
     if let Some(i) = raw.iter().position(|&b| b == 0) {
-        // In well-formed UTF-8 a zero byte can only be U+0000.
-        if std::str::from_utf8(raw.get(..i).unwrap_or(&[])).is_ok() {
-            return Err((DecodeErrorKind::NullCharacter, start + i));
+        // In well-formed UTF-8 a zero byte can only be U+0000; report an earlier ill-formed
+        // sequence first.
+        if let Err(e) = std::str::from_utf8(raw.get(..i).unwrap_or(&[])) {
+            return Err((DecodeErrorKind::InvalidUtf8, start + e.valid_up_to()));
         }
+        return Err((DecodeErrorKind::NullCharacter, start + i));
     }
-    match ByteStr::try_from(raw.clone()) {
-        Ok(s) => Ok(s),
-        Err(e) => Err((DecodeErrorKind::InvalidUtf8, start + e.valid_up_to())),
-    }
+    to_bytestr_no_null(raw, start)
+}
+
+/// UTF-8 validation only, for callers that already scanned for zero bytes.
+#[inline]
+pub(crate) fn to_bytestr_no_null(raw: Bytes, start: usize) -> Res<ByteStr> {
+    ByteStr::try_from(raw).map_err(|e| (DecodeErrorKind::InvalidUtf8, start + e.valid_up_to()))
 }
 
 /// Bytes a Variable Byte Integer takes.

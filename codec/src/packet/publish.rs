@@ -6,7 +6,7 @@ use super::{check_str, qos_bits, read_packet_id, Body, Ctx};
 use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
 use crate::types::{PacketType, ProtocolVersion, QoS};
-use crate::wire::{to_bytestr, Reader, Res};
+use crate::wire::{to_bytestr, to_bytestr_no_null, Reader, Res};
 use crate::ByteStr;
 
 /// PUBLISH.
@@ -58,7 +58,7 @@ impl Publish {
             to_bytestr(raw.slice(..i), topic_at + 2)?;
             return Err((kind, topic_at + 2 + i));
         }
-        let topic = to_bytestr(raw, topic_at + 2)?; // [MQTT-3.3.2-1]
+        let topic = to_bytestr_no_null(raw, topic_at + 2)?; // [MQTT-3.3.2-1]
         let packet_id = if qos == QoS::AtMostOnce {
             0
         } else {

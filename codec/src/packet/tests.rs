@@ -17,7 +17,16 @@ fn dec(
     let before = buf.clone();
     let r = decode(&mut buf, v, &Limits::default(), from);
     match &r {
-        Ok(Some(_)) => assert!(buf.is_empty(), "consumed exactly one packet"),
+        Ok(Some(_)) => {
+            let h = parse_fixed_header(&before, v, &Limits::default(), from)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                buf.len(),
+                before.len() - h.packet_len(),
+                "consumed one packet"
+            );
+        }
         _ => assert_eq!(buf, before, "buffer untouched"),
     }
     r
@@ -651,4 +660,108 @@ fn raw_builder() {
             value: 0
         }
     );
+}
+
+/// Deterministic mutations of valid packets: decoding never panics, leaves the buffer as the
+/// contract says, and whatever it accepts the checked encoder accepts and reproduces.
+#[test]
+fn mutated_inputs_never_panic_and_accepted_packets_re_encode() {
+    let mut seeds: Vec<(Vec<u8>, ProtocolVersion)> = Vec::new();
+    let mut p = Publish::new("a/b", "payload");
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = 7;
+    p.properties.topic_alias = Some(1);
+    p.properties.user_properties.push(("k".into(), "v".into()));
+    p.properties.correlation_data = Some(Bytes::from_static(b"c"));
+    seeds.push((Packet::Publish(p).to_bytes(V5).unwrap().to_vec(), V5));
+    seeds.push((
+        Packet::Publish(Publish::new("x", "y"))
+            .to_bytes(V3)
+            .unwrap()
+            .to_vec(),
+        V3,
+    ));
+    let mut c = Connect::new(V5, "id");
+    c.will = Some(Will {
+        topic: "w".into(),
+        ..Default::default()
+    });
+    c.username = Some("u".into());
+    c.password = Some(Bytes::from_static(b"p"));
+    c.properties.session_expiry_interval = Some(10);
+    seeds.push((
+        Packet::Connect(Box::new(c)).to_bytes(V5).unwrap().to_vec(),
+        V5,
+    ));
+    let mut ca = ConnAck::new(ReasonCode::SUCCESS);
+    ca.properties.maximum_qos = Some(QoS::AtMostOnce);
+    ca.properties.server_keep_alive = Some(5);
+    seeds.push((Packet::ConnAck(ca).to_bytes(V5).unwrap().to_vec(), V5));
+    let s = Subscribe {
+        packet_id: 3,
+        filters: vec![Subscription::new("a/+", QoS::AtLeastOnce)],
+        properties: Props::none(),
+    };
+    seeds.push((
+        Packet::Subscribe(s.clone()).to_bytes(V5).unwrap().to_vec(),
+        V5,
+    ));
+    seeds.push((Packet::Subscribe(s).to_bytes(V3).unwrap().to_vec(), V3));
+    seeds.push((vec![0xe0, 0x03, 0x8e, 0x01, 0x26], V5));
+    seeds.push((vec![0xf0, 0x05, 0x18, 0x03, 0x15, 0x00, 0x00], V5));
+    seeds.push((vec![0x50, 0x04, 0x00, 0x01, 0x80, 0x00], V5));
+    seeds.push((vec![0xb0, 0x04, 0x00, 0x01, 0x00, 0x11], V5));
+
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let (seed, v) = &seeds[round % seeds.len()];
+        let mut bytes = seed.clone();
+        for _ in 0..=(next() % 3) {
+            let r = next();
+            let i = (r as usize >> 8) % bytes.len();
+            match r % 4 {
+                0 => bytes[i] = (r >> 32) as u8,
+                1 => bytes[i] ^= 1 << ((r >> 40) % 8),
+                2 if bytes.len() > 2 => {
+                    bytes.remove(i);
+                }
+                _ => bytes.insert(i, (r >> 24) as u8),
+            }
+        }
+        let from = match round % 3 {
+            0 => None,
+            1 => Some(Side::Client),
+            _ => Some(Side::Server),
+        };
+        let version = if round % 5 == 0 { V3 } else { *v };
+        let result = dec(&bytes, version, from);
+        let frozen = Bytes::from(bytes.clone());
+        let by_bytes = decode_bytes(&frozen, version, &Limits::default(), from);
+        match (&result, &by_bytes) {
+            (Ok(Some(p)), Ok(Some((q, _)))) => {
+                assert_eq!(p, q);
+                accepted += 1;
+                let ev = if let Packet::Connect(c) = p {
+                    c.protocol
+                } else {
+                    version
+                };
+                let again = p
+                    .to_bytes(ev)
+                    .unwrap_or_else(|e| panic!("{bytes:02x?} decoded as {p:?} but: {e}"));
+                assert_eq!(&ok(&again, ev), p, "re-encoded {again:02x?}");
+            }
+            (Ok(None), Ok(None)) => {}
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            other => panic!("decode and decode_bytes disagree on {bytes:02x?}: {other:?}"),
+        }
+    }
+    assert!(accepted > 100, "only {accepted} mutated packets decoded");
 }
