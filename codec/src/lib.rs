@@ -100,12 +100,13 @@ pub fn decode(
         return Ok(None);
     }
     let frame = buf.split_to(len).freeze();
-    match packet::decode_frame(&frame, &hdr, version, from) {
+    match packet::decode_frame(packet::Frame::Owned(frame), &hdr, version, from) {
         Ok(p) => Ok(Some(p)),
-        Err(e) => {
+        Err((e, frame)) => {
             // Give the bytes back: nothing else refers to `frame` now, so this is normally
             // a cheap re-join; otherwise copy.
             let rest = std::mem::take(buf);
+            let frame = frame.unwrap_or_default();
             *buf = match frame.try_into_mut() {
                 Ok(mut head) => {
                     head.unsplit(rest);
@@ -138,12 +139,9 @@ pub fn decode_bytes(
     if buf.len() < len {
         return Ok(None);
     }
-    let frame = if buf.len() == len {
-        buf.clone()
-    } else {
-        buf.slice(..len)
-    };
-    packet::decode_frame(&frame, &hdr, version, from).map(|p| Some((p, len)))
+    packet::decode_frame(packet::Frame::Borrowed(buf), &hdr, version, from)
+        .map(|p| Some((p, len)))
+        .map_err(|(e, _)| e)
 }
 
 /// The protocol version a CONNECT at the front of `buf` asks for, so that a server can pick the

@@ -146,13 +146,6 @@ impl<'a> Reader<'a> {
         to_bytestr(raw, start)
     }
 
-    /// Everything up to the end.
-    pub(crate) fn rest(&mut self) -> Bytes {
-        let b = self.buf.slice(self.pos..self.end);
-        self.pos = self.end;
-        b
-    }
-
     /// A reader over the next `n` bytes (e.g. a property block); this reader skips them.
     pub(crate) fn sub(&mut self, n: usize) -> Res<Reader<'a>> {
         self.need(n)?;
@@ -199,6 +192,30 @@ pub(crate) fn to_bytestr(raw: Bytes, start: usize) -> Res<ByteStr> {
 #[inline]
 pub(crate) fn to_bytestr_no_null(raw: Bytes, start: usize) -> Res<ByteStr> {
     ByteStr::try_from(raw).map_err(|e| (DecodeErrorKind::InvalidUtf8, start + e.valid_up_to()))
+}
+
+/// Index of the first byte of `s` that is 0x00, `+` or `#` (eight bytes at a time).
+#[inline]
+pub(crate) fn find_topic_forbidden(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `x` is zero.
+    const fn zero_byte(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let bad = |b: &u8| matches!(*b, 0 | b'+' | b'#');
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        if zero_byte(x) | zero_byte(x ^ (LO * 0x2B)) | zero_byte(x ^ (LO * 0x23)) != 0 {
+            return c.iter().position(bad).map(|i| base + i);
+        }
+        base += 8;
+    }
+    chunks.remainder().iter().position(bad).map(|i| base + i)
 }
 
 /// Bytes a Variable Byte Integer takes.
@@ -280,6 +297,20 @@ mod tests {
             vbi_of(&[0xFF], true).unwrap_err().0,
             DecodeErrorKind::Truncated { needed: 1 }
         ));
+    }
+
+    #[test]
+    fn forbidden_topic_bytes_are_found() {
+        let plain = b"sensors/room1/temperature/and/more";
+        assert_eq!(find_topic_forbidden(plain), None);
+        for i in 0..plain.len() {
+            for b in [0u8, b'+', b'#'] {
+                let mut t = plain.to_vec();
+                t[i] = b;
+                assert_eq!(find_topic_forbidden(&t), Some(i), "{b} at {i}");
+            }
+        }
+        assert_eq!(find_topic_forbidden("é/ü".as_bytes()), None);
     }
 
     #[test]

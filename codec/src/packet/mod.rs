@@ -1,6 +1,6 @@
 //! The control packets: one struct per type, one [`Packet`] enum, and the fixed header.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::types::{Limits, PacketType, ProtocolVersion, QoS, Side, MAX_REMAINING_LENGTH};
@@ -104,6 +104,7 @@ pub(crate) struct Ctx {
 /// Reads and checks the fixed header at the start of `buf`. `Ok(None)` if more bytes are
 /// needed to read it. Flags, packet type, sender and size limit are checked here, before any
 /// byte of the body is needed.
+#[inline]
 pub fn parse_fixed_header(
     buf: &[u8],
     version: ProtocolVersion,
@@ -211,47 +212,87 @@ pub fn parse_fixed_header(
     }))
 }
 
-/// Decodes the complete packet `frame` (fixed header included) whose header is `hdr`.
+/// The bytes of one packet: owned (split off the caller's buffer) or borrowed.
+pub(crate) enum Frame<'a> {
+    /// Exactly the packet's bytes, owned: a PUBLISH payload reuses this handle.
+    Owned(Bytes),
+    /// A buffer starting with the packet (possibly longer).
+    Borrowed(&'a Bytes),
+}
+
+/// Decodes the complete packet at the start of `frame` whose header is `hdr`. On error an
+/// owned frame is handed back.
 pub(crate) fn decode_frame(
-    frame: &Bytes,
+    frame: Frame<'_>,
     hdr: &FixedHeader,
     version: ProtocolVersion,
     from: Option<Side>,
-) -> Result<Packet, DecodeError> {
+) -> Result<Packet, (DecodeError, Option<Bytes>)> {
     let ctx = Ctx { version, from };
     let pt = hdr.packet_type;
-    let mut r = Reader::new(frame, hdr.header_len, hdr.packet_len(), version.is_v5());
-    if pt == PacketType::Connect {
-        return connect::decode(&mut r, hdr, ctx).map(|c| Packet::Connect(Box::new(c)));
-    }
-    let res: Res<Packet> = (|| {
-        let p = match pt {
-            PacketType::Connect => unreachable_connect(),
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&mut r, ctx)?),
-            PacketType::Publish => Packet::Publish(Publish::decode(&mut r, hdr.flags, ctx)?),
-            PacketType::PubAck => Packet::PubAck(PubAck::decode(&mut r, ctx)?),
-            PacketType::PubRec => Packet::PubRec(PubRec::decode(&mut r, ctx)?),
-            PacketType::PubRel => Packet::PubRel(PubRel::decode(&mut r, ctx)?),
-            PacketType::PubComp => Packet::PubComp(PubComp::decode(&mut r, ctx)?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&mut r, ctx)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::decode(&mut r, ctx)?),
-            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&mut r, ctx)?),
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&mut r, ctx)?),
-            PacketType::PingReq => {
-                r.finish()?;
-                Packet::PingReq
-            }
-            PacketType::PingResp => {
-                r.finish()?;
-                Packet::PingResp
-            }
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(&mut r, ctx)?),
-            PacketType::Auth => Packet::Auth(Auth::decode(&mut r, ctx)?),
+    let end = hdr.packet_len();
+    let decoded = {
+        let buf: &Bytes = match &frame {
+            Frame::Owned(b) => b,
+            Frame::Borrowed(b) => b,
         };
-        r.finish()?;
-        Ok(p)
-    })();
-    res.map_err(|(kind, offset)| DecodeError::new(kind, offset, version, Some(pt), from))
+        let mut r = Reader::new(buf, hdr.header_len, end, version.is_v5());
+        if pt == PacketType::Connect {
+            connect::decode(&mut r, hdr, ctx).map(|c| (Packet::Connect(Box::new(c)), 0))
+        } else {
+            decode_other(&mut r, hdr, ctx)
+                .map_err(|(kind, offset)| DecodeError::new(kind, offset, version, Some(pt), from))
+        }
+    };
+    match decoded {
+        Ok((Packet::Publish(mut p), payload_at)) => {
+            // The payload is the rest of the packet: reuse the owned handle (no extra
+            // reference count), or slice the borrowed buffer.
+            p.payload = match frame {
+                Frame::Owned(mut f) => {
+                    f.advance(payload_at.min(f.len()));
+                    f
+                }
+                Frame::Borrowed(b) => b.slice(payload_at.min(end)..end),
+            };
+            Ok(Packet::Publish(p))
+        }
+        Ok((p, _)) => Ok(p),
+        Err(e) => Err((
+            e,
+            match frame {
+                Frame::Owned(f) => Some(f),
+                Frame::Borrowed(_) => None,
+            },
+        )),
+    }
+}
+
+/// Every packet but CONNECT; for PUBLISH also the offset of the payload.
+fn decode_other(r: &mut Reader<'_>, hdr: &FixedHeader, ctx: Ctx) -> Res<(Packet, usize)> {
+    let p = match hdr.packet_type {
+        PacketType::Connect => unreachable_connect(),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(r, ctx)?),
+        PacketType::Publish => {
+            let p = Publish::decode(r, hdr.flags, ctx)?;
+            // The payload runs to the end of the packet.
+            return Ok((Packet::Publish(p), r.pos()));
+        }
+        PacketType::PubAck => Packet::PubAck(PubAck::decode(r, ctx)?),
+        PacketType::PubRec => Packet::PubRec(PubRec::decode(r, ctx)?),
+        PacketType::PubRel => Packet::PubRel(PubRel::decode(r, ctx)?),
+        PacketType::PubComp => Packet::PubComp(PubComp::decode(r, ctx)?),
+        PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(r, ctx)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::decode(r, ctx)?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(r, ctx)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(r, ctx)?),
+        PacketType::PingReq => Packet::PingReq,
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(r, ctx)?),
+        PacketType::Auth => Packet::Auth(Auth::decode(r, ctx)?),
+    };
+    r.finish()?;
+    Ok((p, 0))
 }
 
 // CONNECT is dispatched before the closure above; this arm cannot be reached.

@@ -6,7 +6,7 @@ use super::{check_str, qos_bits, read_packet_id, Body, Ctx};
 use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
 use crate::types::{PacketType, ProtocolVersion, QoS};
-use crate::wire::{to_bytestr, to_bytestr_no_null, Reader, Res};
+use crate::wire::{find_topic_forbidden, to_bytestr, to_bytestr_no_null, Reader, Res};
 use crate::ByteStr;
 
 /// PUBLISH.
@@ -48,7 +48,7 @@ impl Publish {
         let len = usize::from(r.u16()?);
         let raw = r.bytes(len)?;
         // One pass for the topic rules, then UTF-8 validation.
-        if let Some(i) = raw.iter().position(|&b| matches!(b, b'+' | b'#' | 0)) {
+        if let Some(i) = find_topic_forbidden(&raw) {
             let kind = if raw.get(i) == Some(&0) {
                 DecodeErrorKind::NullCharacter // [MQTT-4.7.3-2]
             } else {
@@ -73,7 +73,9 @@ impl Publish {
         if topic.is_empty() && properties.topic_alias.is_none() {
             return Err((DecodeErrorKind::EmptyTopicName, topic_at));
         }
-        let payload = r.rest();
+        // The payload (the rest of the packet) is attached by the caller, which may own the
+        // packet's bytes and reuse them.
+        let payload = Bytes::new();
         Ok(Publish {
             dup: flags & 0b1000 != 0,
             qos,
