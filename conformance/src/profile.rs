@@ -1,0 +1,157 @@
+//! Broker profiles: what the probe cannot discover (credentials, policy, known deviations).
+//!
+//! ```yaml
+//! name: mosquitto            # broker name for reports
+//! version: "2.0.18"          # broker version for reports
+//! username: alice            # credentials the suite connects with
+//! password: secret
+//! capabilities:              # overrides of probed capabilities (any field of Capabilities)
+//!   sys_topics: true
+//! refused_topics: ["forbidden/#"]   # topics the broker refuses by policy: tests using them skip
+//! deviations:                # expected failures, each with its reason
+//!   - test: v5.connect.example
+//!     statement: MQTT-3.1.2-4
+//!     reason: "the broker does X; the standard requires Y"
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// A broker profile.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Broker name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Broker version for reports.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// User name to connect with.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password to connect with.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Capability overrides (field names of [`crate::Capabilities`]).
+    #[serde(default)]
+    pub capabilities: Option<Value>,
+    /// Topic filters the broker refuses by policy.
+    #[serde(default)]
+    pub refused_topics: Vec<String>,
+    /// Known deviations: expected failures with reasons.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
+}
+
+/// An expected failure.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    /// The result id (`v5.connect.example`).
+    pub test: String,
+    /// The statement the broker breaks.
+    #[serde(default)]
+    pub statement: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Error loading a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file cannot be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid profile.
+    #[error("invalid profile {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why (with line and column).
+        message: String,
+    },
+}
+
+impl Profile {
+    /// Loads a profile from YAML.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Profile::parse(&text).map_err(|message| ProfileError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses a profile from YAML text.
+    pub fn parse(text: &str) -> Result<Profile, String> {
+        let p: Profile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(caps) = &p.capabilities {
+            // Validate the overrides now, so a typo is an error before any test runs.
+            let mut base =
+                serde_yaml::to_value(crate::Capabilities::default()).map_err(|e| e.to_string())?;
+            merge(&mut base, caps).map_err(|e| format!("capabilities: {e}"))?;
+            serde_yaml::from_value::<crate::Capabilities>(base)
+                .map_err(|e| format!("capabilities: {e}"))?;
+        }
+        Ok(p)
+    }
+
+    /// Applies the capability overrides to `caps`.
+    pub fn apply(&self, caps: &crate::Capabilities) -> crate::Capabilities {
+        let Some(over) = &self.capabilities else {
+            return caps.clone();
+        };
+        let Ok(mut base) = serde_yaml::to_value(caps) else {
+            return caps.clone();
+        };
+        if merge(&mut base, over).is_err() {
+            return caps.clone();
+        }
+        serde_yaml::from_value(base).unwrap_or_else(|_| caps.clone())
+    }
+
+    /// The deviation recorded for a result id, if any.
+    pub fn deviation(&self, result_id: &str) -> Option<&Deviation> {
+        self.deviations.iter().find(|d| d.test == result_id)
+    }
+}
+
+fn merge(base: &mut Value, over: &Value) -> Result<(), String> {
+    let (Value::Mapping(b), Value::Mapping(o)) = (base, over) else {
+        return Err("expected a mapping of capability names to values".into());
+    };
+    for (k, v) in o {
+        if !b.contains_key(k) {
+            return Err(format!("unknown capability {k:?}"));
+        }
+        b.insert(k.clone(), v.clone());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_and_typos_are_errors() {
+        let p = Profile::parse("name: x\ncapabilities:\n  retain: false\n").unwrap();
+        let caps = p.apply(&crate::Capabilities::default());
+        assert!(!caps.retain);
+        assert!(caps.wildcards);
+        let e = Profile::parse("capabilities:\n  retian: false\n").unwrap_err();
+        assert!(e.contains("retian"), "{e}");
+        assert!(Profile::parse("bogus: 1\n").is_err());
+    }
+}
