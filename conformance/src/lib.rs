@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod case;
 pub mod client;
+pub mod mutate;
 pub mod probe;
 pub mod profile;
 pub mod runner;

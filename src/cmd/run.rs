@@ -1,11 +1,242 @@
-//! `mqtt-conform run` (not implemented yet).
+//! `mqtt-conform run [TARGET]`: the conformance suite against a broker.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mqtt_codec::ProtocolVersion;
+use mqtt_conformance::runner::RunOptions;
+use mqtt_conformance::session::{run_blocking, Progress, RunError};
+use mqtt_conformance::{Profile, TargetSpec};
+use mqtt_reports::summary::{by_chapter, by_protocol};
+use mqtt_reports::{Results, Verdict};
 
 /// Arguments of `mqtt-conform run`.
-#[derive(Debug, Default, clap::Args)]
-pub struct RunArgs {}
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// `embedded` (the reference broker in-process) or `tcp://HOST:PORT`.
+    #[arg(default_value = "embedded")]
+    pub target: String,
+    /// Protocol versions to test: 3.1.1, 5.0 or all.
+    #[arg(long, default_value = "all")]
+    pub protocol: String,
+    /// Broker profile (YAML): credentials, capabilities, refused topics, known deviations.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Only tests whose id matches (glob, e.g. 'v5.publish.*'; repeatable or comma-separated).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Tests run at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Upper bound on each test's duration (e.g. 5s, 1500ms).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Directory for results.json, junit.xml, report.md and report.html.
+    #[arg(long, default_value = "conformance-report")]
+    pub out: PathBuf,
+}
 
-pub fn run(_args: RunArgs) -> ExitCode {
-    super::usage_error("`run` is not implemented yet")
+impl Default for RunArgs {
+    fn default() -> Self {
+        RunArgs {
+            target: "embedded".into(),
+            protocol: "all".into(),
+            profile: None,
+            filter: Vec::new(),
+            jobs: 16,
+            timeout: None,
+            out: PathBuf::from("conformance-report"),
+        }
+    }
+}
+
+/// Parses `--protocol`.
+pub fn parse_protocols(s: &str) -> Result<Vec<ProtocolVersion>, String> {
+    match s.trim() {
+        "all" => Ok(vec![ProtocolVersion::V3_1_1, ProtocolVersion::V5]),
+        "3.1.1" | "311" | "4" => Ok(vec![ProtocolVersion::V3_1_1]),
+        "5.0" | "5" | "50" => Ok(vec![ProtocolVersion::V5]),
+        other => Err(format!("unknown protocol `{other}`: use 3.1.1, 5.0 or all")),
+    }
+}
+
+/// Loads the profile named on the command line (or the default one).
+pub fn load_profile(path: &Option<PathBuf>) -> Result<Profile, String> {
+    match path {
+        None => Ok(Profile::default()),
+        Some(p) => Profile::load(p).map_err(|e| e.to_string()),
+    }
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let spec: TargetSpec = match args.target.parse() {
+        Ok(s) => s,
+        Err(e) => return super::usage_error(e),
+    };
+    let protocols = match parse_protocols(&args.protocol) {
+        Ok(p) => p,
+        Err(e) => return super::usage_error(e),
+    };
+    let profile = match load_profile(&args.profile) {
+        Ok(p) => p,
+        Err(e) => return super::usage_error(e),
+    };
+    if args.jobs == 0 {
+        return super::usage_error("--jobs must be at least 1");
+    }
+    let opts = RunOptions {
+        protocols,
+        filters: args.filter.clone(),
+        jobs: args.jobs,
+        timeout: args.timeout,
+        profile,
+        profile_name: args.profile.as_ref().map(|p| p.display().to_string()),
+        run_tag: run_tag(),
+    };
+
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let b1 = bar.clone();
+    let b2 = bar.clone();
+    let progress = Progress {
+        planned: Box::new(move |n| b1.set_length(n as u64)),
+        done: Arc::new(move |t| {
+            b2.inc(1);
+            if matches!(t.verdict, Verdict::Fail | Verdict::Error) {
+                b2.set_message(format!("last failure: {}", t.id));
+            }
+        }),
+    };
+    let outcome = run_blocking(&spec, &opts, &progress);
+    bar.finish_and_clear();
+    let results = match outcome {
+        Ok((r, _)) => r,
+        Err(e @ (RunError::Probe(_) | RunError::Plan(_) | RunError::Unsupported(_))) => {
+            return super::usage_error(e)
+        }
+        Err(e) => return super::usage_error(e),
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return super::usage_error(format!("cannot create {}: {e}", args.out.display()));
+    }
+    if let Err(e) = mqtt_reports::write_all(&results, &args.out) {
+        return super::usage_error(e);
+    }
+    print!("{}", summary(&results));
+    println!(
+        "Report: {}",
+        args.out.join(mqtt_reports::REPORT_HTML).display()
+    );
+    ExitCode::from(results.exit_code())
+}
+
+/// A label unique enough to keep this run's client ids and topics apart from other runs'.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0);
+    format!(
+        "{:x}",
+        (nanos ^ std::process::id().rotate_left(16)) & 0xffffff
+    )
+}
+
+/// The summary printed on stdout: per protocol, per chapter, then every failure.
+pub fn summary(r: &Results) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "MQTT conformance of {} ({} tests, {:.1} s)",
+        r.run.target,
+        r.tests.len(),
+        r.run.duration_ms as f64 / 1000.0
+    );
+    for (p, c) in by_protocol(r) {
+        let _ = writeln!(
+            o,
+            "  MQTT {:<5}  {} of decided MUST tests passed: {} passed, {} failed, {} advisory, {} skipped, {} inconclusive, {} errors",
+            p.to_string(),
+            c.conformance_text(),
+            c.pass,
+            c.fail,
+            c.advisory,
+            c.skip,
+            c.inconclusive,
+            c.error
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n  {:<8} {:<8} {:>6} {:>6} {:>7} {:>12}",
+        "protocol", "chapter", "passed", "failed", "skipped", "inconclusive"
+    );
+    for ch in by_chapter(r) {
+        let _ = writeln!(
+            o,
+            "  {:<8} {:<8} {:>6} {:>6} {:>7} {:>12}",
+            ch.protocol.to_string(),
+            ch.chapter,
+            ch.counts.pass,
+            ch.counts.fail,
+            ch.counts.skip,
+            ch.counts.inconclusive
+        );
+    }
+    let failures: Vec<_> = r
+        .tests
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.verdict,
+                Verdict::Fail | Verdict::Error | Verdict::Advisory
+            )
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(o, "\nFailures:");
+        for t in failures {
+            let tag = match (t.verdict, &t.deviation) {
+                (Verdict::Fail, Some(_)) => "KNOWN",
+                (Verdict::Fail, None) => "FAIL",
+                (Verdict::Advisory, _) => "ADVISORY",
+                _ => "ERROR",
+            };
+            let _ = writeln!(
+                o,
+                "  {tag:<8} {} [{}]",
+                t.id,
+                t.statements.first().map(String::as_str).unwrap_or("-")
+            );
+            match t.verdict {
+                Verdict::Error => {
+                    let _ = writeln!(o, "           {}", t.reason.as_deref().unwrap_or(""));
+                }
+                _ => {
+                    let _ = writeln!(
+                        o,
+                        "           expected {}; observed {}",
+                        t.expected.as_deref().unwrap_or("?"),
+                        t.observed.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+            if let Some(d) = &t.deviation {
+                let _ = writeln!(o, "           known deviation: {d}");
+            }
+        }
+    }
+    o
 }

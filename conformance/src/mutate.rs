@@ -1,0 +1,481 @@
+//! A packet-level mutator between the suite and a broker: it proves that tests can fail.
+//!
+//! [`MutatingTarget`] wraps a target; every connection is proxied, and the packets the broker
+//! sends are decoded, changed by one [`Mutation`] (dropped, duplicated, a flag flipped, a
+//! reason code or property changed, the close suppressed) and re-encoded without validation.
+//! Running a test against the reference broker behind a mutation must turn its verdict to
+//! fail for at least one mutation; a test no mutation can fail checks nothing.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{
+    decode, peek_protocol_version, Limits, Packet, PacketType, ProtocolVersion, QoS, ReasonCode,
+    Side,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::target::{BoxFuture, BoxStream, Target};
+
+/// One way to change what the broker sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// Drop every packet of this type.
+    Drop(PacketType),
+    /// Drop only the first packet of this type on each connection.
+    DropFirst(PacketType),
+    /// Send every packet of this type twice.
+    Duplicate(PacketType),
+    /// When the broker closes a connection, keep the suite's side open and silent.
+    SuppressClose,
+    /// Drop DISCONNECT packets and suppress the close (a broker that never disconnects).
+    NeverDisconnect,
+    /// Toggle DUP on every PUBLISH (QoS > 0 only: DUP with QoS 0 is malformed).
+    FlipDup,
+    /// Toggle RETAIN on every PUBLISH.
+    FlipRetain,
+    /// Deliver every PUBLISH one QoS lower (QoS 0 stays 0, packet id removed).
+    LowerQos,
+    /// Deliver every QoS 0/1 PUBLISH one QoS higher (with a fresh packet id).
+    RaiseQos,
+    /// Toggle Session Present in CONNACK.
+    FlipSessionPresent,
+    /// Replace the reason code of every packet of this type (and SUBACK/UNSUBACK codes).
+    ReasonCode(PacketType, u8),
+    /// Remove all 5.0 properties of every packet of this type.
+    StripProperties(PacketType),
+    /// Add one to the packet identifier of every packet of this type.
+    ShiftPacketId(PacketType),
+    /// Change one byte of every PUBLISH payload (or add one to an empty payload).
+    AlterPayload,
+    /// Append `/x` to the topic of every PUBLISH.
+    AlterTopic,
+    /// Reverse the order of user properties in every packet (and drop all but the first).
+    MangleUserProperties,
+    /// Deliver PUBLISH packets in reverse order within each read burst.
+    SwapPublishes,
+}
+
+impl Mutation {
+    /// Every mutation the mutation test tries, roughly most to least general.
+    pub fn catalogue() -> Vec<Mutation> {
+        use PacketType as T;
+        let mut v = vec![
+            Mutation::SuppressClose,
+            Mutation::NeverDisconnect,
+            Mutation::Drop(T::Publish),
+            Mutation::DropFirst(T::Publish),
+            Mutation::Duplicate(T::Publish),
+            Mutation::FlipDup,
+            Mutation::FlipRetain,
+            Mutation::LowerQos,
+            Mutation::RaiseQos,
+            Mutation::AlterPayload,
+            Mutation::AlterTopic,
+            Mutation::SwapPublishes,
+            Mutation::FlipSessionPresent,
+            Mutation::MangleUserProperties,
+        ];
+        for t in [
+            T::ConnAck,
+            T::PubAck,
+            T::PubRec,
+            T::PubRel,
+            T::PubComp,
+            T::SubAck,
+            T::UnsubAck,
+            T::PingResp,
+            T::Disconnect,
+            T::Auth,
+        ] {
+            v.push(Mutation::Drop(t));
+        }
+        for t in [
+            T::ConnAck,
+            T::Publish,
+            T::SubAck,
+            T::Disconnect,
+            T::Auth,
+            T::PubAck,
+        ] {
+            v.push(Mutation::StripProperties(t));
+        }
+        for t in [
+            T::PubAck,
+            T::PubRec,
+            T::PubRel,
+            T::PubComp,
+            T::SubAck,
+            T::UnsubAck,
+        ] {
+            v.push(Mutation::ShiftPacketId(t));
+        }
+        for (t, rc) in [
+            (T::ConnAck, 0x00),
+            (T::ConnAck, 0x80),
+            (T::SubAck, 0x80),
+            (T::SubAck, 0x00),
+            (T::SubAck, 0x01),
+            (T::SubAck, 0x02),
+            (T::UnsubAck, 0x80),
+            (T::UnsubAck, 0x00),
+            (T::PubAck, 0x80),
+            (T::PubAck, 0x00),
+            (T::PubRec, 0x80),
+            (T::PubRec, 0x00),
+            (T::Disconnect, 0x00),
+            (T::Disconnect, 0x80),
+            (T::Auth, 0x00),
+        ] {
+            v.push(Mutation::ReasonCode(t, rc));
+        }
+        v.push(Mutation::Duplicate(T::ConnAck));
+        v.push(Mutation::Duplicate(T::SubAck));
+        v.push(Mutation::Duplicate(T::PubRel));
+        v
+    }
+}
+
+/// A target whose connections pass through a [`Mutation`].
+pub struct MutatingTarget {
+    inner: Arc<dyn Target>,
+    mutation: Mutation,
+}
+
+impl MutatingTarget {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Target>, mutation: Mutation) -> Self {
+        MutatingTarget { inner, mutation }
+    }
+}
+
+impl Target for MutatingTarget {
+    fn describe(&self) -> String {
+        format!(
+            "{} with mutation {:?}",
+            self.inner.describe(),
+            self.mutation
+        )
+    }
+
+    fn virtual_time(&self) -> bool {
+        self.inner.virtual_time()
+    }
+
+    fn connect(&self) -> BoxFuture<'_, io::Result<BoxStream>> {
+        Box::pin(async move {
+            let upstream = self.inner.connect().await?;
+            let (suite_side, proxy_side) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(proxy(proxy_side, upstream, self.mutation));
+            Ok(Box::new(suite_side) as BoxStream)
+        })
+    }
+}
+
+struct State {
+    mutation: Mutation,
+    version: Option<ProtocolVersion>,
+    seen_first: Vec<PacketType>,
+    next_id: u16,
+}
+
+impl State {
+    /// The packets to forward for one packet from the broker.
+    fn apply(&mut self, p: Packet) -> Vec<Packet> {
+        use Mutation as M;
+        let ty = p.packet_type();
+        match self.mutation {
+            M::Drop(t) if t == ty => vec![],
+            M::DropFirst(t) if t == ty => {
+                if self.seen_first.contains(&t) {
+                    vec![p]
+                } else {
+                    self.seen_first.push(t);
+                    vec![]
+                }
+            }
+            M::Duplicate(t) if t == ty => vec![p.clone(), p],
+            M::NeverDisconnect if ty == PacketType::Disconnect => vec![],
+            M::FlipDup => vec![map_publish(p, |m| {
+                if m.qos != QoS::AtMostOnce {
+                    m.dup = !m.dup
+                }
+            })],
+            M::FlipRetain => vec![map_publish(p, |m| m.retain = !m.retain)],
+            M::LowerQos => vec![map_publish(p, |m| {
+                m.qos = match m.qos {
+                    QoS::ExactlyOnce => QoS::AtLeastOnce,
+                    _ => QoS::AtMostOnce,
+                };
+                if m.qos == QoS::AtMostOnce {
+                    m.packet_id = 0;
+                    m.dup = false;
+                }
+            })],
+            M::RaiseQos => {
+                let id = self.fresh_id();
+                vec![map_publish(p, |m| {
+                    m.qos = match m.qos {
+                        QoS::AtMostOnce => QoS::AtLeastOnce,
+                        _ => QoS::ExactlyOnce,
+                    };
+                    if m.packet_id == 0 {
+                        m.packet_id = id;
+                    }
+                })]
+            }
+            M::AlterPayload => vec![map_publish(p, |m| {
+                let mut b = BytesMut::from(&m.payload[..]);
+                match b.first_mut() {
+                    Some(x) => *x ^= 0x20,
+                    None => b.extend_from_slice(b"x"),
+                }
+                m.payload = b.freeze();
+            })],
+            M::AlterTopic => vec![map_publish(p, |m| {
+                if !m.topic.is_empty() {
+                    m.topic = format!("{}/x", &*m.topic).into();
+                }
+            })],
+            M::FlipSessionPresent => match p {
+                Packet::ConnAck(mut a) => {
+                    a.session_present = !a.session_present;
+                    vec![Packet::ConnAck(a)]
+                }
+                other => vec![other],
+            },
+            M::ReasonCode(t, rc) if t == ty => vec![set_reason(p, ReasonCode(rc))],
+            M::StripProperties(t) if t == ty => vec![strip(p)],
+            M::ShiftPacketId(t) if t == ty => vec![shift_id(p)],
+            M::MangleUserProperties => vec![mangle_user(p)],
+            _ => vec![p],
+        }
+    }
+
+    fn fresh_id(&mut self) -> u16 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        60000u16.wrapping_add(self.next_id).max(1)
+    }
+}
+
+fn map_publish(p: Packet, f: impl FnOnce(&mut mqtt_codec::Publish)) -> Packet {
+    match p {
+        Packet::Publish(mut m) => {
+            f(&mut m);
+            Packet::Publish(m)
+        }
+        other => other,
+    }
+}
+
+fn set_reason(p: Packet, rc: ReasonCode) -> Packet {
+    match p {
+        Packet::ConnAck(mut a) => {
+            a.reason_code = rc;
+            Packet::ConnAck(a)
+        }
+        Packet::PubAck(mut a) => {
+            a.reason_code = rc;
+            Packet::PubAck(a)
+        }
+        Packet::PubRec(mut a) => {
+            a.reason_code = rc;
+            Packet::PubRec(a)
+        }
+        Packet::PubRel(mut a) => {
+            a.reason_code = rc;
+            Packet::PubRel(a)
+        }
+        Packet::PubComp(mut a) => {
+            a.reason_code = rc;
+            Packet::PubComp(a)
+        }
+        Packet::SubAck(mut a) => {
+            for c in a.reason_codes.iter_mut() {
+                *c = rc;
+            }
+            Packet::SubAck(a)
+        }
+        Packet::UnsubAck(mut a) => {
+            for c in a.reason_codes.iter_mut() {
+                *c = rc;
+            }
+            Packet::UnsubAck(a)
+        }
+        Packet::Disconnect(mut d) => {
+            d.reason_code = rc;
+            Packet::Disconnect(d)
+        }
+        Packet::Auth(mut a) => {
+            a.reason_code = rc;
+            Packet::Auth(a)
+        }
+        other => other,
+    }
+}
+
+fn props_of(p: &mut Packet) -> Option<&mut mqtt_codec::Props> {
+    Some(match p {
+        Packet::Connect(c) => &mut c.properties,
+        Packet::ConnAck(a) => &mut a.properties,
+        Packet::Publish(m) => &mut m.properties,
+        Packet::PubAck(a) => &mut a.properties,
+        Packet::PubRec(a) => &mut a.properties,
+        Packet::PubRel(a) => &mut a.properties,
+        Packet::PubComp(a) => &mut a.properties,
+        Packet::Subscribe(s) => &mut s.properties,
+        Packet::SubAck(a) => &mut a.properties,
+        Packet::Unsubscribe(u) => &mut u.properties,
+        Packet::UnsubAck(a) => &mut a.properties,
+        Packet::Disconnect(d) => &mut d.properties,
+        Packet::Auth(a) => &mut a.properties,
+        Packet::PingReq | Packet::PingResp => return None,
+    })
+}
+
+fn strip(mut p: Packet) -> Packet {
+    if let Some(props) = props_of(&mut p) {
+        *props = mqtt_codec::Props::none();
+    }
+    p
+}
+
+fn mangle_user(mut p: Packet) -> Packet {
+    if let Some(props) = props_of(&mut p) {
+        if !props.user_properties.is_empty() {
+            props.user_properties.reverse();
+            props.user_properties.truncate(1);
+        }
+    }
+    p
+}
+
+fn shift_id(p: Packet) -> Packet {
+    let bump = |id: u16| id.wrapping_add(1).max(1);
+    match p {
+        Packet::PubAck(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::PubAck(a)
+        }
+        Packet::PubRec(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::PubRec(a)
+        }
+        Packet::PubRel(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::PubRel(a)
+        }
+        Packet::PubComp(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::PubComp(a)
+        }
+        Packet::SubAck(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::SubAck(a)
+        }
+        Packet::UnsubAck(mut a) => {
+            a.packet_id = bump(a.packet_id);
+            Packet::UnsubAck(a)
+        }
+        other => other,
+    }
+}
+
+/// Proxies one connection: suite <-> broker, mutating what the broker sends.
+async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Mutation) {
+    let (mut suite_r, mut suite_w) = tokio::io::split(suite);
+    let (mut broker_r, mut broker_w) = tokio::io::split(broker);
+    let state = Arc::new(tokio::sync::Mutex::new(State {
+        mutation,
+        version: None,
+        seen_first: Vec::new(),
+        next_id: 0,
+    }));
+    let st = state.clone();
+    let (suite_gone_tx, suite_gone) = tokio::sync::oneshot::channel::<()>();
+    // Suite -> broker: bytes pass unchanged; the first CONNECT tells the version.
+    let up = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut head = Vec::new();
+        loop {
+            let n = match suite_r.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let chunk = buf.get(..n).unwrap_or(&[]);
+            {
+                let mut s = st.lock().await;
+                if s.version.is_none() && head.len() < 64 {
+                    head.extend_from_slice(chunk);
+                    if let Ok(Some(v)) = peek_protocol_version(&head) {
+                        s.version = Some(v);
+                    }
+                }
+            }
+            if broker_w.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = broker_w.shutdown().await;
+        let _ = suite_gone_tx.send(());
+    };
+    // Broker -> suite: decode, mutate, re-encode.
+    let down = async move {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let closed_by_broker;
+        loop {
+            match broker_r.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    closed_by_broker = true;
+                    break;
+                }
+                Ok(_) => {}
+            }
+            let mut out = BytesMut::new();
+            let mut burst: Vec<Packet> = Vec::new();
+            let mut s = state.lock().await;
+            let version = s.version.unwrap_or(ProtocolVersion::V5);
+            loop {
+                match decode(&mut buf, version, &Limits::default(), Some(Side::Server)) {
+                    Ok(Some(p)) => burst.extend(s.apply(p)),
+                    Ok(None) => break,
+                    Err(_) => {
+                        // Not ours to judge: pass the bytes on unchanged.
+                        out.extend_from_slice(&buf);
+                        buf.clear();
+                        break;
+                    }
+                }
+            }
+            if s.mutation == Mutation::SwapPublishes {
+                let (mut pubs, others): (Vec<Packet>, Vec<Packet>) = burst
+                    .into_iter()
+                    .partition(|p| matches!(p, Packet::Publish(_)));
+                pubs.reverse();
+                burst = others;
+                burst.extend(pubs);
+            }
+            drop(s);
+            let mut head = BytesMut::new();
+            for p in &burst {
+                p.encode_unchecked(version, &mut head);
+            }
+            head.extend_from_slice(&out);
+            let bytes: Bytes = head.freeze();
+            if !bytes.is_empty() && suite_w.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let suppress = matches!(
+            mutation,
+            Mutation::SuppressClose | Mutation::NeverDisconnect
+        );
+        if closed_by_broker && suppress {
+            // Keep the suite's side open until the suite itself goes away.
+            let _ = suite_gone.await;
+        }
+        let _ = suite_w.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
