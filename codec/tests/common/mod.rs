@@ -21,6 +21,90 @@ pub fn hex(s: &str) -> Vec<u8> {
     hex::decode(clean).unwrap_or_else(|e| panic!("bad hex in test data {s:?}: {e}"))
 }
 
+/// Packet bytes from a small notation, so that lengths need not be counted by hand:
+///
+/// - `3a`: one byte in hex;
+/// - `LL`: the Remaining Length of everything after it (shortest form);
+/// - `[ ... ]`: a property block: its length (one byte, shortest form) then its content;
+/// - `'text'`: the ASCII bytes as they are;
+/// - `<text>`: a length-prefixed string (two-byte length, then the bytes).
+pub fn pkt(s: &str) -> Vec<u8> {
+    #[derive(Debug)]
+    enum Tok {
+        Bytes(Vec<u8>),
+        Ll,
+        Open,
+        Close,
+    }
+    let mut toks = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '[' => toks.push(Tok::Open),
+            ']' => toks.push(Tok::Close),
+            '\'' | '<' => {
+                let end = if c == '<' { '>' } else { '\'' };
+                let text: String = chars.by_ref().take_while(|&x| x != end).collect();
+                let mut b = Vec::new();
+                if c == '<' {
+                    b.extend_from_slice(&(text.len() as u16).to_be_bytes());
+                }
+                b.extend_from_slice(text.as_bytes());
+                toks.push(Tok::Bytes(b));
+            }
+            'L' => {
+                assert_eq!(chars.next(), Some('L'), "bad token in {s:?}");
+                toks.push(Tok::Ll);
+            }
+            h => {
+                let l = chars.next().unwrap_or_else(|| panic!("odd hex in {s:?}"));
+                let byte = u8::from_str_radix(&format!("{h}{l}"), 16)
+                    .unwrap_or_else(|_| panic!("bad hex {h}{l} in {s:?}"));
+                toks.push(Tok::Bytes(vec![byte]));
+            }
+        }
+    }
+    fn vbi(mut v: usize, out: &mut Vec<u8>) {
+        loop {
+            let mut b = (v % 128) as u8;
+            v /= 128;
+            if v > 0 {
+                b |= 0x80;
+            }
+            out.push(b);
+            if v == 0 {
+                break;
+            }
+        }
+    }
+    // Build from the end so that every length covers what follows it.
+    fn build(toks: &[Tok], i: &mut usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(t) = toks.get(*i) {
+            *i += 1;
+            match t {
+                Tok::Bytes(b) => out.extend_from_slice(b),
+                Tok::Open => {
+                    let inner = build(toks, i);
+                    vbi(inner.len(), &mut out);
+                    out.extend_from_slice(&inner);
+                }
+                Tok::Close => return out,
+                Tok::Ll => {
+                    let rest = build(toks, i);
+                    vbi(rest.len(), &mut out);
+                    out.extend_from_slice(&rest);
+                    return out;
+                }
+            }
+        }
+        out
+    }
+    let mut i = 0;
+    build(&toks, &mut i)
+}
+
 /// Spaced lower-case hex, 16 bytes a line.
 pub fn to_hex_lines(b: &[u8]) -> String {
     b.chunks(16)
