@@ -36,7 +36,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing();
+    // The broker logs its connections by default; elsewhere the embedded broker stays quiet.
+    let default_log = match cli.command {
+        Some(Command::Broker(_)) => "info",
+        _ => "warn,mqtt_broker_model=error",
+    };
+    cmd::init_tracing(default_log);
     match cli.command {
         None => cmd::run::run(cmd::run::RunArgs::default()),
         Some(Command::Run(args)) => cmd::run::run(args),
