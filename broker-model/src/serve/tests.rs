@@ -1,0 +1,344 @@
+//! Tests of the shell itself over in-memory pipes (and one over loopback TCP): the bytes reach
+//! the core and come back, closes and timeouts close streams, a slow reader is dropped with
+//! bounded memory, shutdown and restart close everything. Every wait has a deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+use super::*;
+use crate::{CloseReason, Config, Event};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// 3.1.1 CONNECT, clean session, keep alive 60 s, client id `id` (one or two ASCII bytes).
+fn connect_packet(id: &str) -> Vec<u8> {
+    let id = id.as_bytes();
+    let mut p = vec![
+        0x10,
+        (12 + id.len()) as u8,
+        0,
+        4,
+        b'M',
+        b'Q',
+        b'T',
+        b'T',
+        4,
+        2,
+        0,
+        60,
+    ];
+    p.extend_from_slice(&[0, id.len() as u8]);
+    p.extend_from_slice(id);
+    p
+}
+
+const CONNACK_OK: [u8; 4] = [0x20, 2, 0, 0];
+const PINGREQ: [u8; 2] = [0xC0, 0];
+const PINGRESP: [u8; 2] = [0xD0, 0];
+
+async fn expect_bytes<S: AsyncRead + Unpin>(s: &mut S, want: &[u8]) {
+    let mut got = vec![0u8; want.len()];
+    tokio::time::timeout(DEADLINE, s.read_exact(&mut got))
+        .await
+        .expect("no answer before the deadline")
+        .expect("stream failed");
+    assert_eq!(got, want);
+}
+
+/// Reads until end of stream (or an error); returns how many bytes came before it.
+async fn read_to_close<S: AsyncRead + Unpin>(s: &mut S) -> usize {
+    tokio::time::timeout(DEADLINE, async {
+        let mut total = 0;
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await
+    .expect("the stream was not closed before the deadline")
+}
+
+async fn connected<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, id: &str) {
+    s.write_all(&connect_packet(id)).await.unwrap();
+    expect_bytes(s, &CONNACK_OK).await;
+}
+
+async fn ping<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) {
+    s.write_all(&PINGREQ).await.unwrap();
+    expect_bytes(s, &PINGRESP).await;
+}
+
+/// A serve call on its own task, its shutdown trigger and its join handle.
+struct Running {
+    shared: SharedBroker,
+    connector: MemoryConnector,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(config: Config, options: ServeOptions, pipe_capacity: usize) -> Running {
+    let (listener, connector) = memory_pair_with_capacity(pipe_capacity);
+    let shared = SharedBroker::new(config, 1);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve_with(listener, shared.clone(), options, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        shared,
+        connector,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Running {
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(DEADLINE, &mut self.task)
+            .await
+            .expect("serve did not return after shutdown")
+            .expect("serve panicked");
+    }
+}
+
+fn no_core_connect_timeout() -> Config {
+    Config {
+        connect_timeout_secs: 0,
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn bytes_go_through_and_disconnect_closes() {
+    let r = start(Config::default(), ServeOptions::default(), 4096);
+    let mut c = r.connector.connect().await.unwrap();
+    // Split CONNECT in two writes: the core reassembles.
+    let p = connect_packet("a");
+    let (head, tail) = p.split_at(5);
+    c.write_all(head).await.unwrap();
+    c.flush().await.unwrap();
+    c.write_all(tail).await.unwrap();
+    expect_bytes(&mut c, &CONNACK_OK).await;
+    ping(&mut c).await;
+    // DISCONNECT: the core answers Close, the shell closes the stream.
+    c.write_all(&[0xE0, 0]).await.unwrap();
+    assert_eq!(read_to_close(&mut c).await, 0);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn protocol_violation_closes_the_stream() {
+    let r = start(Config::default(), ServeOptions::default(), 4096);
+    let mut c = r.connector.connect().await.unwrap();
+    // A first packet that is not CONNECT [MQTT-3.1.0-1].
+    c.write_all(&PINGREQ).await.unwrap();
+    assert_eq!(read_to_close(&mut c).await, 0);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn shell_connect_timeout_closes_a_silent_connection_only() {
+    let options = ServeOptions {
+        connect_timeout: Some(Duration::from_millis(100)),
+        ..ServeOptions::default()
+    };
+    let r = start(no_core_connect_timeout(), options, 4096);
+    let mut talker = r.connector.connect().await.unwrap();
+    connected(&mut talker, "t").await;
+    let mut silent = r.connector.connect().await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, 0);
+    // The silent connection was opened after the talker, so the talker's own deadline has
+    // passed too: it is still served because its CONNECT was accepted.
+    ping(&mut talker).await;
+    assert_eq!(r.shared.connection_count(), 1);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn core_connect_timeout_runs_on_the_shell_timer() {
+    let config = Config {
+        connect_timeout_secs: 1,
+        ..Config::default()
+    };
+    let r = start(config, ServeOptions::default(), 4096);
+    let closes = Arc::new(Mutex::new(Vec::new()));
+    let seen = closes.clone();
+    r.shared.set_event_hook(move |e| {
+        if let Event::Disconnected { reason, .. } = e {
+            seen.lock().unwrap().push(*reason);
+        }
+    });
+    let mut silent = r.connector.connect().await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, 0);
+    assert_eq!(
+        closes.lock().unwrap().as_slice(),
+        &[CloseReason::ConnectTimeout]
+    );
+    r.shutdown().await;
+}
+
+/// 3.1.1 SUBSCRIBE, packet id 1, one filter, QoS 0.
+fn subscribe_packet(filter: &str) -> Vec<u8> {
+    let f = filter.as_bytes();
+    let mut p = vec![0x82, (5 + f.len()) as u8, 0, 1, 0, f.len() as u8];
+    p.extend_from_slice(f);
+    p.push(0);
+    p
+}
+
+/// 3.1.1 PUBLISH at QoS 0 to a one-byte topic, with a payload of `len` bytes (len < 16000).
+fn publish_packet(topic: u8, len: usize) -> Vec<u8> {
+    let remaining = 3 + len;
+    let mut p = vec![
+        0x30,
+        (remaining % 128) as u8 | 0x80,
+        (remaining / 128) as u8,
+    ];
+    p.extend_from_slice(&[0, 1, topic]);
+    p.resize(p.len() + len, b'x');
+    p
+}
+
+#[tokio::test]
+async fn slow_reader_is_dropped_with_bounded_memory() {
+    const PIPE: usize = 1024;
+    let options = ServeOptions {
+        max_write_queue: 8,
+        max_write_bytes: 4096,
+        ..ServeOptions::default()
+    };
+    let r = start(no_core_connect_timeout(), options.clone(), PIPE);
+    let mut slow = r.connector.connect().await.unwrap();
+    connected(&mut slow, "s").await;
+    slow.write_all(&subscribe_packet("t")).await.unwrap();
+    expect_bytes(&mut slow, &[0x90, 3, 0, 1, 0]).await;
+
+    let mut publisher = r.connector.connect().await.unwrap();
+    connected(&mut publisher, "p").await;
+    // 200 messages of about 1 KB: 200 KB in all, far more than the pipe and the queue hold.
+    let one = publish_packet(b't', 1000);
+    for _ in 0..200 {
+        publisher.write_all(&one).await.unwrap();
+    }
+    // The publisher is still served; the slow reader has been dropped.
+    ping(&mut publisher).await;
+    let delivered = read_to_close(&mut slow).await;
+    let bound = PIPE + options.max_write_bytes + one.len();
+    assert!(
+        delivered <= bound,
+        "{delivered} bytes reached the slow reader, more than the bound {bound}"
+    );
+    assert!(delivered > 0, "the reader got nothing at all");
+    assert_eq!(r.shared.connection_count(), 1);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_connection() {
+    let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
+    let mut a = r.connector.connect().await.unwrap();
+    connected(&mut a, "a").await;
+    let mut b = r.connector.connect().await.unwrap();
+    connected(&mut b, "b").await;
+    let mut silent = r.connector.connect().await.unwrap();
+    // Make sure the silent one has been accepted before shutting down.
+    ping(&mut a).await;
+    let shared = r.shared.clone();
+    r.shutdown().await;
+    assert_eq!(read_to_close(&mut a).await, 0);
+    assert_eq!(read_to_close(&mut b).await, 0);
+    assert_eq!(read_to_close(&mut silent).await, 0);
+    assert_eq!(shared.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn restart_drops_connections_and_serving_goes_on() {
+    let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
+    let mut a = r.connector.connect().await.unwrap();
+    connected(&mut a, "a").await;
+    r.shared.restart();
+    assert_eq!(read_to_close(&mut a).await, 0);
+    let mut b = r.connector.connect().await.unwrap();
+    connected(&mut b, "b").await;
+    ping(&mut b).await;
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_serve_then_restart_and_serve_again() {
+    let (listener, connector) = memory_pair();
+    let shared = SharedBroker::new(no_core_connect_timeout(), 3);
+    let task = tokio::spawn(serve(listener, shared.clone(), std::future::pending()));
+    let mut a = connector.connect().await.unwrap();
+    connected(&mut a, "a").await;
+    // A crash of the host: the serve future is dropped.
+    task.abort();
+    let _ = task.await;
+    assert_eq!(read_to_close(&mut a).await, 0);
+    shared.restart();
+    let (listener, connector) = memory_pair();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, shared.clone(), async {
+        let _ = stopped.await;
+    }));
+    let mut b = connector.connect().await.unwrap();
+    connected(&mut b, "a").await;
+    ping(&mut b).await;
+    let _ = stop.send(());
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn tcp_listener_serves_loopback() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve_config(listener, Config::default(), 5, async {
+        let _ = stopped.await;
+    }));
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    connected(&mut c, "tcp").await;
+    ping(&mut c).await;
+    let _ = stop.send(());
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+    assert_eq!(read_to_close(&mut c).await, 0);
+}
+
+#[tokio::test]
+async fn two_listeners_share_one_broker() {
+    let (l1, c1) = memory_pair();
+    let (l2, c2) = memory_pair();
+    let shared = SharedBroker::new(no_core_connect_timeout(), 9);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve_many(
+        vec![l1, l2],
+        shared.clone(),
+        ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut sub = c1.connect().await.unwrap();
+    connected(&mut sub, "s").await;
+    sub.write_all(&subscribe_packet("t")).await.unwrap();
+    expect_bytes(&mut sub, &[0x90, 3, 0, 1, 0]).await;
+    let mut publisher = c2.connect().await.unwrap();
+    connected(&mut publisher, "p").await;
+    // PUBLISH QoS 0, topic "t", payload "hi".
+    let publish = [0x30, 5, 0, 1, b't', b'h', b'i'];
+    publisher.write_all(&publish).await.unwrap();
+    expect_bytes(&mut sub, &publish).await;
+    assert_eq!(shared.connection_count(), 2);
+    let _ = stop.send(());
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+    assert_eq!(read_to_close(&mut sub).await, 0);
+    assert_eq!(read_to_close(&mut publisher).await, 0);
+}
