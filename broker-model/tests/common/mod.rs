@@ -170,9 +170,14 @@ impl Harness {
     pub fn connect(&mut self, c: Connect) -> (ConnId, ConnAck) {
         let conn = self.accept();
         self.send(conn, Packet::Connect(Box::new(c)));
-        let packets = self.recv(conn);
-        match packets.first() {
-            Some(Packet::ConnAck(a)) => (conn, a.clone()),
+        let mut packets = self.recv(conn);
+        if packets.is_empty() {
+            panic!("expected CONNACK, got nothing");
+        }
+        let rest = packets.split_off(1);
+        self.unread(conn, rest);
+        match packets.pop() {
+            Some(Packet::ConnAck(a)) => (conn, a),
             other => panic!("expected CONNACK, got {other:?}"),
         }
     }

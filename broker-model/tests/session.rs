@@ -1,0 +1,127 @@
+//! Session state, redelivery and restart (4.1, 4.4).
+
+mod common;
+
+use common::*;
+use mqtt_broker_model::Config;
+use mqtt_codec::{Packet, PubRec, QoS};
+
+#[test]
+fn queued_while_offline_delivered_on_reconnect() {
+    // 5.0 [MQTT-4.5.0-1]; 3.1.1 [MQTT-3.1.2-5] [MQTT-4.1.0-1]
+    for v in [V3, V5] {
+        let mut h = Harness::default_broker();
+        let s = h.client(v, "s", false);
+        h.subscribe(s, "t", QoS::ExactlyOnce);
+        h.disconnect(s);
+        let p = h.client(v, "p", true);
+        h.publish_acked(p, "t", b"0", QoS::AtMostOnce, false, 0);
+        h.publish_acked(p, "t", b"1", QoS::AtLeastOnce, false, 1);
+        h.publish_acked(p, "t", b"2", QoS::ExactlyOnce, false, 2);
+        let s = h.client(v, "s", false);
+        let got = h.publishes(s);
+        let payloads: Vec<&[u8]> = got.iter().map(|p| &p.payload[..]).collect();
+        assert_eq!(
+            payloads,
+            vec![&b"1"[..], &b"2"[..]],
+            "{v}: QoS 0 not queued offline"
+        );
+    }
+}
+
+#[test]
+fn unacknowledged_resent_with_dup() {
+    // [MQTT-4.4.0-1] [MQTT-3.3.1-1]; PUBREL resent for PUBREC'd messages.
+    let mut h = Harness::default_broker();
+    let s = h.client(V5, "s", false);
+    h.subscribe(s, "t", QoS::ExactlyOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "t", b"a", QoS::AtLeastOnce, false, 1);
+    h.publish_acked(p, "t", b"b", QoS::ExactlyOnce, false, 2);
+    let got = h.publishes(s);
+    assert_eq!(got.len(), 2);
+    // PUBREC the second, then drop the connection.
+    h.send(s, Packet::PubRec(PubRec::new(got[1].packet_id)));
+    h.recv(s);
+    h.drop_conn(s);
+    let s = h.client(V5, "s", false);
+    let again = h.recv(s);
+    match &again[..] {
+        [Packet::Publish(a), Packet::PubRel(r)] => {
+            assert!(a.dup);
+            assert_eq!(a.packet_id, got[0].packet_id);
+            assert_eq!(&a.payload[..], b"a");
+            assert_eq!(r.packet_id, got[1].packet_id);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn restart_keeps_durable_state() {
+    let mut h = Harness::default_broker();
+    let s = h.client(V5, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "r", b"kept", QoS::AtMostOnce, true, 0);
+    h.restart();
+    assert!(h.is_closed(s) && h.is_closed(p));
+    assert_eq!(h.broker.stats().connections, 0);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "t", b"after", QoS::AtLeastOnce, false, 1);
+    let s = h.client(V5, "s", false);
+    let got = h.publishes(s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].payload[..], b"after");
+    assert_eq!(h.broker.stats().retained_messages, 1);
+}
+
+#[test]
+fn restart_without_persistence_forgets() {
+    let mut h = Harness::new(Config {
+        persistence: false,
+        sys_topics: false,
+        ..Config::default()
+    });
+    let s = h.client(V5, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "r", b"x", QoS::AtMostOnce, true, 0);
+    h.restart();
+    let stats = h.broker.stats();
+    assert_eq!((stats.sessions, stats.retained_messages), (0, 0));
+}
+
+#[test]
+fn queue_bound_drops_qos0_first() {
+    let mut h = Harness::new(Config {
+        max_queued_messages: 3,
+        receive_maximum: 65535,
+        sys_topics: false,
+        ..Config::default()
+    });
+    let mut c = mqtt_codec::Connect::new(V5, "s");
+    c.keep_alive = 0;
+    c.properties.receive_maximum = Some(1);
+    let (s, _) = h.connect(c);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    // One in flight (receive maximum 1), then queued: q1, q0 (behind q1), then full: q1b
+    // replaces q0, q1c is dropped.
+    h.publish_acked(p, "t", b"inflight", QoS::AtLeastOnce, false, 1);
+    h.publish_acked(p, "t", b"q1", QoS::AtLeastOnce, false, 2);
+    h.publish_acked(p, "t", b"q0", QoS::AtMostOnce, false, 0);
+    h.publish_acked(p, "t", b"q1b", QoS::AtLeastOnce, false, 3);
+    h.publish_acked(p, "t", b"q1c", QoS::AtLeastOnce, false, 4);
+    let stats = h.broker.stats();
+    assert_eq!(stats.queued_messages + stats.inflight_messages, 3);
+    assert_eq!(stats.messages_dropped, 2);
+    let first = h.publishes(s);
+    assert_eq!(first.len(), 1);
+    h.ack(s, &first[0]);
+    let next = h.publishes(s);
+    assert_eq!(&next[0].payload[..], b"q1");
+    h.ack(s, &next[0]);
+    let next = h.publishes(s);
+    assert_eq!(&next[0].payload[..], b"q1b");
+}
