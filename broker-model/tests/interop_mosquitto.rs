@@ -240,3 +240,94 @@ async fn mosquitto_retained_deleted_by_empty_payload() {
     publish(broker.addr, V5, &["-t", "del/marker", "-q", "1", "-m", "m"]).await;
     assert_eq!(sub.line().await, "del/marker m");
 }
+
+/// A will is published when its client vanishes without DISCONNECT (killed here).
+async fn will_on_kill(version: &str) {
+    let broker = start_broker().await;
+    publish(
+        broker.addr,
+        version,
+        &["-t", "w/ready", "-r", "-q", "1", "-m", "r"],
+    )
+    .await;
+    let mut observer = subscribe(broker.addr, version, &["-t", "w/#", "-q", "1"]);
+    assert_eq!(observer.line().await, "w/ready r");
+    let mut victim = subscribe(
+        broker.addr,
+        version,
+        &[
+            "-t",
+            "w/ready",
+            "-i",
+            "victim",
+            "--will-topic",
+            "w/victim",
+            "--will-payload",
+            "bye",
+            "--will-qos",
+            "1",
+        ],
+    );
+    // Connected and subscribed once it prints the retained message.
+    assert_eq!(victim.line().await, "w/ready r");
+    drop(victim); // SIGKILL: the socket closes without DISCONNECT
+    assert_eq!(observer.line().await, "w/victim bye");
+}
+
+#[tokio::test]
+async fn mosquitto_will_v311() {
+    if tools_present() {
+        will_on_kill(V311).await;
+    }
+}
+
+#[tokio::test]
+async fn mosquitto_will_v5() {
+    if tools_present() {
+        will_on_kill(V5).await;
+    }
+}
+
+/// A persistent session (`-c`) keeps its subscription and gets the QoS 1 message published
+/// while it was away.
+async fn session_resumption(version: &str) {
+    let broker = start_broker().await;
+    let setup = subscribe(
+        broker.addr,
+        version,
+        &["-c", "-i", "persist", "-t", "s/t", "-q", "1", "-E"],
+    );
+    // `-E`: it exits (with DISCONNECT) once SUBACK arrived; wait for that exit.
+    let Subscriber { _child, mut lines } = setup;
+    let ended = tokio::time::timeout(DEADLINE, lines.recv()).await;
+    assert!(
+        matches!(ended, Ok(None)),
+        "mosquitto_sub -E printed or did not exit: {ended:?}"
+    );
+    publish(
+        broker.addr,
+        version,
+        &["-t", "s/t", "-q", "1", "-m", "while away"],
+    )
+    .await;
+    let mut back = subscribe(
+        broker.addr,
+        version,
+        &["-c", "-i", "persist", "-t", "s/t", "-q", "1", "-C", "1"],
+    );
+    assert_eq!(back.line().await, "s/t while away");
+}
+
+#[tokio::test]
+async fn mosquitto_session_resumption_v311() {
+    if tools_present() {
+        session_resumption(V311).await;
+    }
+}
+
+#[tokio::test]
+async fn mosquitto_session_resumption_v5() {
+    if tools_present() {
+        session_resumption(V5).await;
+    }
+}

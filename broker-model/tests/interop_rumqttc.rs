@@ -330,6 +330,39 @@ mod v311 {
         );
         assert_eq!(p.qos, QoS::AtLeastOnce);
     }
+
+    /// An unacknowledged QoS 1 message is sent again, with DUP set, when the persistent
+    /// session reconnects [MQTT-4.4.0-1] [MQTT-3.3.1-1].
+    #[tokio::test]
+    async fn unacknowledged_message_redelivered_with_dup() {
+        let broker = start_broker().await;
+        let (c, mut c_in) = client(broker.addr, "v4-dup", |o| {
+            o.set_clean_session(false);
+            o.set_manual_acks(true);
+        });
+        connack(&mut c_in).await;
+        c.subscribe("v4/dup", QoS::AtLeastOnce).await.unwrap();
+        suback(&mut c_in).await;
+        let (publ, mut pub_in) = client(broker.addr, "v4-dup-pub", |_| {});
+        connack(&mut pub_in).await;
+        publ.publish("v4/dup", QoS::AtLeastOnce, false, "ack me")
+            .await
+            .unwrap();
+        let first = publish(&mut c_in).await;
+        assert!(!first.dup);
+        // Never acknowledged: the connection is lost.
+        c_in.crash().await;
+        drop(c);
+
+        let (_c, mut c_in) = client(broker.addr, "v4-dup", |o| {
+            o.set_clean_session(false);
+        });
+        assert!(connack(&mut c_in).await);
+        let again = publish(&mut c_in).await;
+        assert!(again.dup, "redelivery without DUP");
+        assert_eq!(again.pkid, first.pkid);
+        assert_eq!(&again.payload[..], b"ack me");
+    }
 }
 
 mod v5 {
@@ -540,5 +573,39 @@ mod v5 {
         let p = publish(&mut c_in).await;
         assert_eq!((topic(&p), &p.payload[..]), ("v5/s/t", &b"while away"[..]));
         assert_eq!(p.qos, QoS::ExactlyOnce);
+    }
+
+    /// An unacknowledged QoS 1 message is sent again, with DUP set, when the session is
+    /// resumed [MQTT-4.4.0-1] [MQTT-3.3.1-1].
+    #[tokio::test]
+    async fn unacknowledged_message_redelivered_with_dup() {
+        let broker = start_broker().await;
+        let persistent = |o: &mut MqttOptions| {
+            o.set_clean_start(false);
+            o.set_session_expiry_interval(Some(300));
+        };
+        let (c, mut c_in) = client(broker.addr, "v5-dup", |o| {
+            persistent(o);
+            o.set_manual_acks(true);
+        });
+        connack(&mut c_in).await;
+        c.subscribe("v5/dup", QoS::AtLeastOnce).await.unwrap();
+        suback(&mut c_in).await;
+        let (publ, mut pub_in) = client(broker.addr, "v5-dup-pub", |_| {});
+        connack(&mut pub_in).await;
+        publ.publish("v5/dup", QoS::AtLeastOnce, false, "ack me")
+            .await
+            .unwrap();
+        let first = publish(&mut c_in).await;
+        assert!(!first.dup);
+        c_in.crash().await;
+        drop(c);
+
+        let (_c, mut c_in) = client(broker.addr, "v5-dup", persistent);
+        assert!(connack(&mut c_in).await);
+        let again = publish(&mut c_in).await;
+        assert!(again.dup, "redelivery without DUP");
+        assert_eq!(again.pkid, first.pkid);
+        assert_eq!(&again.payload[..], b"ack me");
     }
 }
