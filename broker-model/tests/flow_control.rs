@@ -1,0 +1,131 @@
+//! Receive Maximum and Maximum Packet Size in both directions (3.3.4, 4.9, 3.1.2.11.4).
+
+mod common;
+
+use common::*;
+use mqtt_broker_model::{Config, DropReason, Event};
+use mqtt_codec::{Connect, Packet, QoS, ReasonCode};
+
+#[test]
+fn server_respects_client_receive_maximum() {
+    // [MQTT-3.3.4-9] [MQTT-4.9.0-2]; QoS 0 keeps flowing when nothing QoS>0 waits ahead.
+    let mut h = Harness::default_broker();
+    let mut c = Connect::new(V5, "s");
+    c.keep_alive = 0;
+    c.properties.receive_maximum = Some(2);
+    let (s, _) = h.connect(c);
+    h.subscribe(s, "t", QoS::ExactlyOnce);
+    let p = h.client(V5, "p", true);
+    for i in 1..=5 {
+        h.publish_acked(p, "t", &[i as u8], QoS::AtLeastOnce, false, i);
+    }
+    let got = h.publishes(s);
+    assert_eq!(got.len(), 2);
+    h.ack(s, &got[0]);
+    let more = h.publishes(s);
+    assert_eq!(more.len(), 1);
+    assert_eq!(&more[0].payload[..], &[3]);
+    // Other packets are not delayed ([MQTT-3.3.4-10]).
+    h.send(s, Packet::PingReq);
+    assert!(matches!(&h.recv(s)[..], [Packet::PingResp]));
+}
+
+#[test]
+fn client_exceeding_receive_maximum() {
+    // [MQTT-3.3.4-7]: DISCONNECT 0x93.
+    let mut h = Harness::new(Config {
+        receive_maximum: 2,
+        sys_topics: false,
+        ..Config::default()
+    });
+    let c = h.client(V5, "c", true);
+    for i in 1..=2 {
+        h.publish(c, publish("t", b"x", QoS::ExactlyOnce, false, i));
+    }
+    assert_eq!(h.recv(c).len(), 2);
+    h.publish(c, publish("t", b"x", QoS::ExactlyOnce, false, 3));
+    let got = h.recv(c);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
+        "{got:?}"
+    );
+    assert!(h.violations(c)[0].1.contains(&"MQTT-3.3.4-7".to_string()));
+}
+
+#[test]
+fn client_within_receive_maximum_after_pubrel() {
+    let mut h = Harness::new(Config {
+        receive_maximum: 1,
+        sys_topics: false,
+        ..Config::default()
+    });
+    let c = h.client(V5, "c", true);
+    for i in 1..=5 {
+        h.publish_acked(c, "t", b"x", QoS::ExactlyOnce, false, i);
+    }
+    assert!(!h.is_closed(c));
+}
+
+#[test]
+fn oversized_packet_from_client() {
+    // [MQTT-3.2.2-15]: 0x95.
+    let mut h = Harness::new(Config {
+        maximum_packet_size: Some(100),
+        sys_topics: false,
+        ..Config::default()
+    });
+    let c = h.client(V5, "c", true);
+    h.publish(c, publish("t", &[0u8; 200], QoS::AtMostOnce, false, 0));
+    let got = h.recv(c);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::PACKET_TOO_LARGE),
+        "{got:?}"
+    );
+    assert!(h.violations(c)[0].1.contains(&"MQTT-3.2.2-15".to_string()));
+}
+
+#[test]
+fn oversized_for_client_is_dropped() {
+    // [MQTT-3.1.2-24] [MQTT-3.1.2-25]
+    let mut h = Harness::default_broker();
+    let mut c = Connect::new(V5, "s");
+    c.keep_alive = 0;
+    c.properties.maximum_packet_size = Some(64);
+    let (s, _) = h.connect(c);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "t", &[1u8; 100], QoS::AtLeastOnce, false, 1);
+    h.publish_acked(p, "t", b"small", QoS::AtLeastOnce, false, 2);
+    let got = h.publishes(s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].payload[..], b"small");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::MessageDropped {
+            reason: DropReason::TooLarge,
+            ..
+        }
+    )));
+    // Behaves as if sent: nothing left in flight for it.
+    assert_eq!(h.broker.stats().inflight_messages, 1);
+}
+
+#[test]
+fn partial_packets_any_split() {
+    // Bytes may arrive one at a time.
+    let mut h = Harness::default_broker();
+    let s = h.client(V3, "s", true);
+    h.subscribe(s, "t", QoS::AtMostOnce);
+    let c = h.accept();
+    let mut buf = bytes::BytesMut::new();
+    Packet::Connect(Box::new(Connect::new(V3, "c")))
+        .encode(V3, &mut buf)
+        .unwrap();
+    Packet::Publish(publish("t", b"abc", QoS::AtMostOnce, false, 0))
+        .encode(V3, &mut buf)
+        .unwrap();
+    for b in buf.iter() {
+        h.send_raw(c, &[*b]);
+    }
+    assert_eq!(h.publishes(s).len(), 1);
+}
