@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::{Broker, Config, ConnId, Event, Output};
+use crate::{Broker, Config, ConnId, Event, Output, Stats};
 
 /// What a connection's tasks are told about their connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +187,11 @@ impl SharedBroker {
         inner.route();
     }
 
+    /// The core's counters (`Broker::stats`).
+    pub fn stats(&self) -> Stats {
+        self.lock().broker.stats()
+    }
+
     /// Number of connections currently routed (open network connections).
     pub fn connection_count(&self) -> usize {
         self.lock().conns.len()
@@ -291,7 +296,8 @@ impl SharedBroker {
     }
 
     /// Closes every connection of the `serve` call `owner` (server shutdown): each one is closed
-    /// after what is already queued for it, and the core hears that it went away.
+    /// after what is already queued for it, and then the core hears that it went away. All of
+    /// them leave the routing table first, so none of them receives the others' wills.
     pub(crate) fn close_all(&self, owner: u64) {
         let mut inner = self.lock();
         let mine: Vec<ConnId> = inner
@@ -300,8 +306,15 @@ impl SharedBroker {
             .filter(|(_, h)| h.owner == owner)
             .map(|(c, _)| *c)
             .collect();
+        for conn in &mine {
+            if let Some(handle) = inner.conns.remove(conn) {
+                tracing::info!(%conn, "closing connection: server shutdown");
+                handle.finish(ConnState::Closing);
+            }
+        }
+        let now = inner.tick();
         for conn in mine {
-            inner.close(conn, ConnState::Closing, "server shutdown");
+            inner.broker.handle_closed(now, conn);
         }
         inner.route();
     }

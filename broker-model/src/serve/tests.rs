@@ -244,12 +244,21 @@ async fn slow_reader_is_dropped_with_bounded_memory() {
 #[tokio::test]
 async fn shutdown_closes_every_connection() {
     let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
+    // b has a will on w/b and is closed before a at shutdown (lower connection id): its will
+    // must not reach a, which is being closed at the same time.
+    let mut b = r.connector.connect().await.unwrap();
+    let connect_with_will = [
+        0x10, 22, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x06, 0, 60, 0, 1, b'b', 0, 3, b'w', b'/', b'b',
+        0, 2, b'h', b'i',
+    ];
+    b.write_all(&connect_with_will).await.unwrap();
+    expect_bytes(&mut b, &CONNACK_OK).await;
     let mut a = r.connector.connect().await.unwrap();
     connected(&mut a, "a").await;
-    let mut b = r.connector.connect().await.unwrap();
-    connected(&mut b, "b").await;
+    a.write_all(&subscribe_packet("w/#")).await.unwrap();
+    expect_bytes(&mut a, &[0x90, 3, 0, 1, 0]).await;
     let mut silent = r.connector.connect().await.unwrap();
-    // Make sure the silent one has been accepted before shutting down.
+    // Whether or not the silent one is accepted yet, shutdown must close it.
     ping(&mut a).await;
     let shared = r.shared.clone();
     r.shutdown().await;
