@@ -654,6 +654,9 @@ fn v5_rows() -> Vec<Bad> {
         b5("DISCONNECT 0x9C (server only) from the client", "e0 LL 9c [1c <x>]", PROTOCOL, &[v5!("MQTT-3.14.2-1")], 2).from(Side::Client),
         b5("DISCONNECT 0x04 (client only) from the server", "e0 01 04", PROTOCOL, &[v5!("MQTT-3.14.2-1")], 2).from(Side::Server),
         b5("DISCONNECT with session expiry from the server", "e0 LL 00 [11 00 00 00 01]", PROTOCOL, &[v5!("MQTT-3.14.2-2")], 3).from(Side::Server),
+        // Only the Remaining Length 0 form may leave out the property length (3.15.2.2.1).
+        b5("AUTH with a reason code and no property length", "f0 01 18", MALFORMED, &[], 3),
+        b5("AUTH 0x00 with no property length", "f0 01 00", MALFORMED, &[], 3),
         b5("AUTH reason code 0x01", "f0 LL 01 [15 <m>]", PROTOCOL, &[v5!("MQTT-3.15.2-1")], 2),
         b5("AUTH reason code 0x80", "f0 LL 80 [15 <m>]", PROTOCOL, &[v5!("MQTT-3.15.2-1")], 2),
         b5("AUTH 0x19 (client only) from the server", "f0 LL 19 [15 <m>]", PROTOCOL, &[v5!("MQTT-3.15.2-1")], 2).from(Side::Server),
