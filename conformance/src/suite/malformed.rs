@@ -1,8 +1,2294 @@
-//! (tests to come)
+//! Malformed packets and protocol errors the server has to detect: 1.5 data representation,
+//! 2.1/2.2 fixed header and properties, 2.3.1 packet identifiers, topic names and filters,
+//! SUBSCRIBE / UNSUBSCRIBE payload rules, packets only a server sends, 4.13 error handling
+//! and 4.12 enhanced authentication.
+//!
+//! Every test puts the forbidden bytes on the wire (built with [`RawPacket`] /
+//! [`RawProperty`]) and expects the server to close the connection. A 5.0 server may first
+//! send DISCONNECT (or, for an error in CONNECT, a CONNACK) with the reason code that the
+//! standard names for the case: 0x81 Malformed Packet or 0x82 Protocol Error, or the more
+//! specific code where one is defined (4.13.1). Anything else before the close, in particular
+//! an acknowledgement of the forbidden packet, fails the test.
 
-use crate::case::TestCase;
+use bytes::Bytes;
+use mqtt_codec::raw::{RawPacket, RawProperty, RawValue, RemainingLength};
+use mqtt_codec::{ConnAck, Packet, PropertyId, QoS, ReasonCode, Subscribe, Subscription, Will};
+use mqtt_spec::{v311, v5, StatementId};
+use tokio::time::Instant;
+
+use crate::body;
+use crate::caps::Cap;
+use crate::case::{Ctx, Outcome, Stop, TestCase};
+use crate::client::{describe, Client, Incoming};
+
+/// The 5.0 rule that names the reaction: close, optionally after DISCONNECT / CONNACK.
+const HANDLING: StatementId = v5!("MQTT-4.13.1-1");
+
+/// 0x81 Malformed Packet, 0x82 Protocol Error: the generic codes of 4.13.1.
+const GENERIC: &[u8] = &[0x81, 0x82];
+/// Generic codes and 0x90 Topic Name invalid.
+const TOPIC_NAME: &[u8] = &[0x81, 0x82, 0x90];
+/// Generic codes and 0x8F Topic Filter invalid.
+const TOPIC_FILTER: &[u8] = &[0x81, 0x82, 0x8F];
+/// 3.3.2.3.4: an invalid Topic Alias is answered with 0x94 Topic Alias invalid.
+const TOPIC_ALIAS: &[u8] = &[0x94];
+/// 3.3.2.3.4: a zero-length Topic Name without a usable alias is answered with 0x82.
+const PROTOCOL_ERROR: &[u8] = &[0x82];
 
 /// The tests of this module.
 pub fn tests() -> Vec<TestCase> {
-    Vec::new()
+    let mut v = Vec::new();
+    v.extend(utf8_tests());
+    v.extend(length_tests());
+    v.extend(fixed_header_tests());
+    v.extend(property_tests());
+    v.extend(packet_id_tests());
+    v.extend(topic_tests());
+    v.extend(subscribe_tests());
+    v.extend(server_only_tests());
+    v.extend(disconnect_tests());
+    v.extend(auth_tests());
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue
+// ---------------------------------------------------------------------------------------------
+
+fn utf8_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.utf8.publish-topic.ill-formed",
+            "A PUBLISH topic that is not well-formed UTF-8 (C3 28) makes the server close",
+            body!(utf8_topic_ill_formed),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-3.3.2-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), v5!("MQTT-3.3.2-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.publish-topic.overlong",
+            "A PUBLISH topic with an overlong UTF-8 encoding (C0 AF) makes the server close",
+            body!(utf8_topic_overlong),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-3.3.2-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), v5!("MQTT-3.3.2-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.publish-topic.surrogate",
+            "A PUBLISH topic encoding the surrogate U+D800 makes the server close",
+            body!(utf8_topic_surrogate),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-3.3.2-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), v5!("MQTT-3.3.2-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.publish-topic.null",
+            "A PUBLISH topic containing U+0000 makes the server close",
+            body!(utf8_topic_null),
+        )
+        .v311(&[v311!("MQTT-1.5.3-2"), v311!("MQTT-4.7.3-2")])
+        .v5(&[v5!("MQTT-1.5.4-2"), v5!("MQTT-4.7.3-2"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.subscribe-filter.ill-formed",
+            "A SUBSCRIBE topic filter that is not well-formed UTF-8 makes the server close",
+            body!(utf8_subscribe_ill_formed),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-4.8.0-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.subscribe-filter.null",
+            "A SUBSCRIBE topic filter containing U+0000 makes the server close",
+            body!(utf8_subscribe_null),
+        )
+        .v311(&[v311!("MQTT-1.5.3-2"), v311!("MQTT-4.7.3-2")])
+        .v5(&[v5!("MQTT-1.5.4-2"), v5!("MQTT-4.7.3-2"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.unsubscribe-filter.surrogate",
+            "An UNSUBSCRIBE topic filter encoding the surrogate U+DFFF makes the server close",
+            body!(utf8_unsubscribe_surrogate),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-4.8.0-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.connect-client-id.ill-formed",
+            "A CONNECT whose client identifier is not well-formed UTF-8 is refused and closed",
+            body!(utf8_client_id),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-3.1.4-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), v5!("MQTT-3.1.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.connect-username.null",
+            "A CONNECT whose user name contains U+0000 is refused and closed",
+            body!(utf8_username_null),
+        )
+        .v311(&[v311!("MQTT-1.5.3-2"), v311!("MQTT-3.1.4-1")])
+        .v5(&[v5!("MQTT-1.5.4-2"), v5!("MQTT-3.1.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.connect-will-topic.surrogate",
+            "A CONNECT whose will topic encodes a surrogate is refused and closed",
+            body!(utf8_will_topic),
+        )
+        .v311(&[v311!("MQTT-1.5.3-1"), v311!("MQTT-3.1.4-1")])
+        .v5(&[v5!("MQTT-1.5.4-1"), v5!("MQTT-3.1.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.user-property.ill-formed-value",
+            "A User Property whose value is not well-formed UTF-8 makes the server close",
+            body!(utf8_user_property_value),
+        )
+        .v5(&[v5!("MQTT-1.5.7-1"), v5!("MQTT-1.5.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.user-property.null-name",
+            "A User Property whose name contains U+0000 makes the server close",
+            body!(utf8_user_property_name),
+        )
+        .v5(&[v5!("MQTT-1.5.7-1"), v5!("MQTT-1.5.4-2"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.content-type",
+            "A PUBLISH Content Type that is not well-formed UTF-8 makes the server close",
+            body!(utf8_content_type),
+        )
+        .v5(&[v5!("MQTT-3.3.2-19"), v5!("MQTT-1.5.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.utf8.response-topic",
+            "A PUBLISH Response Topic encoding a surrogate makes the server close",
+            body!(utf8_response_topic),
+        )
+        .v5(&[v5!("MQTT-3.3.2-13"), v5!("MQTT-1.5.4-1"), HANDLING]),
+    ]
+}
+
+fn length_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.vbi.remaining-length-five-bytes",
+            "A Remaining Length of five bytes makes the server close",
+            body!(vbi_five_bytes),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING, v5!("MQTT-1.5.5-1")]),
+        TestCase::new(
+            "malformed.vbi.remaining-length-non-minimal",
+            "A Remaining Length in a longer form than needed (80 00 for 0) is treated as malformed",
+            body!(vbi_remaining_non_minimal),
+        )
+        .v5(&[v5!("MQTT-1.5.5-1"), HANDLING])
+        .should(),
+        TestCase::new(
+            "malformed.vbi.property-length-non-minimal",
+            "A Property Length in a longer form than needed (80 00 for 0) is treated as malformed",
+            body!(vbi_property_non_minimal),
+        )
+        .v5(&[v5!("MQTT-1.5.5-1"), HANDLING])
+        .should(),
+        TestCase::new(
+            "malformed.length.string-overruns-packet",
+            "A topic length that runs past the end of the PUBLISH makes the server close",
+            body!(string_overruns),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.length.puback-truncated",
+            "A PUBACK too short to hold a packet identifier makes the server close",
+            body!(puback_truncated),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.length.pingreq-with-body",
+            "A PINGREQ with a non-zero Remaining Length makes the server close",
+            body!(pingreq_with_body),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.length.property-length-overruns",
+            "A Property Length that runs past the end of the PUBLISH makes the server close",
+            body!(property_length_overruns),
+        )
+        .v5(&[HANDLING]),
+    ]
+}
+
+fn fixed_header_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.type.reserved-0",
+            "A packet of the reserved type 0 makes the server close",
+            body!(type_reserved_0),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.type.reserved-15",
+            "A packet of type 15 (reserved in 3.1.1) makes the server close",
+            body!(type_reserved_15),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")]),
+        TestCase::new(
+            "malformed.flags.connect",
+            "A CONNECT with fixed-header flags 0001 is refused and closed",
+            body!(flags_connect),
+        )
+        .v311(&[
+            v311!("MQTT-2.2.2-2"),
+            v311!("MQTT-2.2.2-1"),
+            v311!("MQTT-3.1.4-1"),
+        ])
+        .v5(&[v5!("MQTT-2.1.3-1"), v5!("MQTT-3.1.4-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.puback",
+            "A PUBACK with fixed-header flags 0001 makes the server close",
+            body!(flags_puback),
+        )
+        .v311(&[v311!("MQTT-2.2.2-2"), v311!("MQTT-2.2.2-1")])
+        .v5(&[v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.pubrec",
+            "A PUBREC with fixed-header flags 0010 makes the server close",
+            body!(flags_pubrec),
+        )
+        .v311(&[v311!("MQTT-2.2.2-2"), v311!("MQTT-2.2.2-1")])
+        .v5(&[v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.pubrel",
+            "A PUBREL with fixed-header flags 0000 makes the server close without PUBCOMP",
+            body!(flags_pubrel),
+        )
+        .v311(&[v311!("MQTT-3.6.1-1"), v311!("MQTT-2.2.2-2")])
+        .v5(&[v5!("MQTT-3.6.1-1"), v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.pubcomp",
+            "A PUBCOMP with fixed-header flags 1000 makes the server close",
+            body!(flags_pubcomp),
+        )
+        .v311(&[v311!("MQTT-2.2.2-2"), v311!("MQTT-2.2.2-1")])
+        .v5(&[v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.subscribe",
+            "A SUBSCRIBE with fixed-header flags 0000 makes the server close without SUBACK",
+            body!(flags_subscribe),
+        )
+        .v311(&[v311!("MQTT-3.8.1-1"), v311!("MQTT-2.2.2-2")])
+        .v5(&[v5!("MQTT-3.8.1-1"), v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.unsubscribe",
+            "An UNSUBSCRIBE with fixed-header flags 0011 makes the server close without UNSUBACK",
+            body!(flags_unsubscribe),
+        )
+        .v311(&[v311!("MQTT-3.10.1-1"), v311!("MQTT-2.2.2-2")])
+        .v5(&[v5!("MQTT-3.10.1-1"), v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.pingreq",
+            "A PINGREQ with fixed-header flags 0100 makes the server close without PINGRESP",
+            body!(flags_pingreq),
+        )
+        .v311(&[v311!("MQTT-2.2.2-2"), v311!("MQTT-2.2.2-1")])
+        .v5(&[v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.flags.disconnect",
+            "A DISCONNECT with flags 0001 is malformed: the server closes and publishes the will",
+            body!(flags_disconnect),
+        )
+        .v311(&[v311!("MQTT-3.14.1-1"), v311!("MQTT-2.2.2-2")])
+        .v5(&[v5!("MQTT-3.14.1-1"), v5!("MQTT-2.1.3-1"), HANDLING])
+        .requires(&[Cap::Will]),
+        TestCase::new(
+            "malformed.flags.auth",
+            "An AUTH with fixed-header flags 0001 makes the server close",
+            body!(flags_auth),
+        )
+        .v5(&[v5!("MQTT-3.15.1-1"), v5!("MQTT-2.1.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.publish.qos3",
+            "A PUBLISH with both QoS bits set makes the server close",
+            body!(publish_qos3),
+        )
+        .v311(&[v311!("MQTT-3.3.1-4")])
+        .v5(&[v5!("MQTT-3.3.1-4"), HANDLING]),
+        TestCase::new(
+            "malformed.publish.qos0-dup",
+            "A QoS 0 PUBLISH with DUP set makes the server close",
+            body!(publish_qos0_dup),
+        )
+        .v311(&[v311!("MQTT-3.3.1-2"), v311!("MQTT-4.8.0-1")])
+        .v5(&[v5!("MQTT-3.3.1-2"), HANDLING]),
+    ]
+}
+
+fn property_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.property.duplicate.publish-message-expiry",
+            "A PUBLISH carrying Message Expiry Interval twice makes the server close",
+            body!(dup_publish_expiry),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.duplicate.publish-payload-format",
+            "A PUBLISH carrying Payload Format Indicator twice makes the server close",
+            body!(dup_publish_format),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.duplicate.publish-content-type",
+            "A PUBLISH carrying Content Type twice makes the server close",
+            body!(dup_publish_content_type),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.duplicate.publish-response-topic",
+            "A PUBLISH carrying Response Topic twice makes the server close",
+            body!(dup_publish_response_topic),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.duplicate.publish-correlation-data",
+            "A PUBLISH carrying Correlation Data twice makes the server close",
+            body!(dup_publish_correlation),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-session-expiry",
+            "A CONNECT carrying Session Expiry Interval twice is refused and closed",
+            body!(dup_connect_session_expiry),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-receive-maximum",
+            "A CONNECT carrying Receive Maximum twice is refused and closed",
+            body!(dup_connect_receive_maximum),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-maximum-packet-size",
+            "A CONNECT carrying Maximum Packet Size twice is refused and closed",
+            body!(dup_connect_maximum_packet_size),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-topic-alias-maximum",
+            "A CONNECT carrying Topic Alias Maximum twice is refused and closed",
+            body!(dup_connect_topic_alias_maximum),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-request-problem-information",
+            "A CONNECT carrying Request Problem Information twice is refused and closed",
+            body!(dup_connect_problem_info),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.connect-request-response-information",
+            "A CONNECT carrying Request Response Information twice is refused and closed",
+            body!(dup_connect_response_info),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.will-delay-interval",
+            "A CONNECT whose Will Properties carry Will Delay Interval twice is refused and closed",
+            body!(dup_will_delay),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.duplicate.subscribe-subscription-identifier",
+            "A SUBSCRIBE carrying Subscription Identifier twice makes the server close",
+            body!(dup_subscribe_sub_id),
+        )
+        .v5(&[HANDLING])
+        .requires(&[Cap::SubscriptionIds]),
+        TestCase::new(
+            "malformed.property.not-allowed.publish-session-expiry",
+            "A PUBLISH carrying Session Expiry Interval (a CONNECT property) makes the server close",
+            body!(misplaced_publish_session_expiry),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.not-allowed.connect-topic-alias",
+            "A CONNECT carrying Topic Alias (a PUBLISH property) is refused and closed",
+            body!(misplaced_connect_topic_alias),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.not-allowed.subscribe-message-expiry",
+            "A SUBSCRIBE carrying Message Expiry Interval makes the server close without SUBACK",
+            body!(misplaced_subscribe_expiry),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.not-allowed.puback-content-type",
+            "A PUBACK carrying Content Type makes the server close",
+            body!(misplaced_puback_content_type),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.unknown-identifier",
+            "A PUBLISH carrying the unassigned property identifier 0x05 makes the server close",
+            body!(unknown_property),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.property.client-publish-subscription-identifier",
+            "A PUBLISH from the client carrying a Subscription Identifier makes the server close",
+            body!(client_publish_sub_id),
+        )
+        .v5(&[v5!("MQTT-3.3.4-6"), HANDLING]),
+        TestCase::new(
+            "malformed.property.topic-alias-zero",
+            "A PUBLISH with Topic Alias 0 is answered with DISCONNECT 0x94 (or a bare close)",
+            body!(topic_alias_zero),
+        )
+        .v5(&[v5!("MQTT-3.3.2-8"), HANDLING]),
+        TestCase::new(
+            "malformed.property.topic-alias-above-maximum",
+            "A Topic Alias above the server's Topic Alias Maximum is answered with DISCONNECT 0x94",
+            body!(topic_alias_above_max),
+        )
+        .v5(&[v5!("MQTT-3.3.2-9"), HANDLING]),
+        TestCase::new(
+            "malformed.property.topic-alias-unmapped",
+            "A PUBLISH with an empty topic and an alias never set on this connection is a protocol error",
+            body!(topic_alias_unmapped),
+        )
+        .v5(&[v5!("MQTT-3.3.2-7"), HANDLING])
+        .requires(&[Cap::TopicAlias]),
+        TestCase::new(
+            "malformed.property.connect-receive-maximum-zero",
+            "A CONNECT with Receive Maximum 0 is refused and closed",
+            body!(connect_receive_maximum_zero),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.connect-maximum-packet-size-zero",
+            "A CONNECT with Maximum Packet Size 0 is refused and closed",
+            body!(connect_maximum_packet_size_zero),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.connect-request-problem-information-2",
+            "A CONNECT with Request Problem Information 2 is refused and closed",
+            body!(connect_problem_info_2),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.connect-request-response-information-2",
+            "A CONNECT with Request Response Information 2 is refused and closed",
+            body!(connect_response_info_2),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.connect-auth-data-without-method",
+            "A CONNECT with Authentication Data but no Authentication Method is refused and closed",
+            body!(connect_auth_data_without_method),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.4-1")]),
+        TestCase::new(
+            "malformed.property.subscription-identifier-zero",
+            "A SUBSCRIBE with Subscription Identifier 0 makes the server close without SUBACK",
+            body!(subscription_identifier_zero),
+        )
+        .v5(&[HANDLING])
+        .requires(&[Cap::SubscriptionIds]),
+    ]
+}
+
+fn packet_id_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.packet-id.zero.publish-qos1",
+            "A QoS 1 PUBLISH with packet identifier 0 makes the server close without PUBACK",
+            body!(packet_id_zero_qos1),
+        )
+        .v311(&[v311!("MQTT-2.3.1-1")])
+        .v5(&[HANDLING, v5!("MQTT-2.2.1-3")])
+        .requires(&[Cap::QoS1]),
+        TestCase::new(
+            "malformed.packet-id.zero.publish-qos2",
+            "A QoS 2 PUBLISH with packet identifier 0 makes the server close without PUBREC",
+            body!(packet_id_zero_qos2),
+        )
+        .v311(&[v311!("MQTT-2.3.1-1")])
+        .v5(&[HANDLING, v5!("MQTT-2.2.1-3")])
+        .requires(&[Cap::QoS2]),
+        TestCase::new(
+            "malformed.packet-id.zero.subscribe",
+            "A SUBSCRIBE with packet identifier 0 makes the server close without SUBACK",
+            body!(packet_id_zero_subscribe),
+        )
+        .v311(&[v311!("MQTT-2.3.1-1")])
+        .v5(&[HANDLING, v5!("MQTT-2.2.1-3")]),
+        TestCase::new(
+            "malformed.packet-id.zero.unsubscribe",
+            "An UNSUBSCRIBE with packet identifier 0 makes the server close without UNSUBACK",
+            body!(packet_id_zero_unsubscribe),
+        )
+        .v311(&[v311!("MQTT-2.3.1-1")])
+        .v5(&[HANDLING, v5!("MQTT-2.2.1-3")]),
+    ]
+}
+
+fn topic_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.topic-name.plus",
+            "A PUBLISH topic name containing '+' makes the server close",
+            body!(topic_name_plus),
+        )
+        .v311(&[v311!("MQTT-3.3.2-2"), v311!("MQTT-4.7.1-1")])
+        .v5(&[v5!("MQTT-3.3.2-2"), v5!("MQTT-4.7.0-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-name.hash",
+            "A PUBLISH topic name containing '#' makes the server close",
+            body!(topic_name_hash),
+        )
+        .v311(&[v311!("MQTT-3.3.2-2"), v311!("MQTT-4.7.1-1")])
+        .v5(&[v5!("MQTT-3.3.2-2"), v5!("MQTT-4.7.0-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-name.empty",
+            "A PUBLISH with a zero-length topic name (and no Topic Alias) makes the server close",
+            body!(topic_name_empty),
+        )
+        .v311(&[v311!("MQTT-4.7.3-1")])
+        .v5(&[v5!("MQTT-4.7.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.hash-not-last",
+            "A SUBSCRIBE filter with '#' before the last level makes the server close",
+            body!(filter_hash_not_last),
+        )
+        .v311(&[v311!("MQTT-4.7.1-2")])
+        .v5(&[v5!("MQTT-4.7.1-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.hash-not-alone",
+            "A SUBSCRIBE filter with '#' sharing its level ('a#') makes the server close",
+            body!(filter_hash_not_alone),
+        )
+        .v311(&[v311!("MQTT-4.7.1-2")])
+        .v5(&[v5!("MQTT-4.7.1-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.plus-not-alone",
+            "A SUBSCRIBE filter with '+' sharing its level ('a+') makes the server close",
+            body!(filter_plus_not_alone),
+        )
+        .v311(&[v311!("MQTT-4.7.1-3")])
+        .v5(&[v5!("MQTT-4.7.1-2"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.empty",
+            "A SUBSCRIBE with a zero-length topic filter makes the server close",
+            body!(filter_empty),
+        )
+        .v311(&[v311!("MQTT-4.7.3-1")])
+        .v5(&[v5!("MQTT-4.7.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.unsubscribe-empty",
+            "An UNSUBSCRIBE with a zero-length topic filter makes the server close",
+            body!(unsubscribe_filter_empty),
+        )
+        .v311(&[v311!("MQTT-4.7.3-1")])
+        .v5(&[v5!("MQTT-4.7.3-1"), HANDLING]),
+        TestCase::new(
+            "malformed.topic-filter.shared-empty-share-name",
+            "A shared subscription '$share//x' with an empty ShareName makes the server close",
+            body!(shared_empty_name),
+        )
+        .v5(&[v5!("MQTT-4.8.2-1"), HANDLING])
+        .requires(&[Cap::SharedSubscriptions]),
+        TestCase::new(
+            "malformed.topic-filter.shared-wildcard-share-name",
+            "A shared subscription whose ShareName contains '+' makes the server close",
+            body!(shared_wildcard_name),
+        )
+        .v5(&[v5!("MQTT-4.8.2-2"), HANDLING])
+        .requires(&[Cap::SharedSubscriptions]),
+        TestCase::new(
+            "malformed.topic-filter.shared-no-filter",
+            "A shared subscription '$share/name' with no topic filter makes the server close",
+            body!(shared_no_filter),
+        )
+        .v5(&[v5!("MQTT-4.8.2-2"), HANDLING])
+        .requires(&[Cap::SharedSubscriptions]),
+    ]
+}
+
+fn subscribe_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.subscribe.no-filters",
+            "A SUBSCRIBE with no topic filter makes the server close without SUBACK",
+            body!(subscribe_no_filters),
+        )
+        .v311(&[v311!("MQTT-3.8.3-3")])
+        .v5(&[v5!("MQTT-3.8.3-2"), HANDLING]),
+        TestCase::new(
+            "malformed.subscribe.options-bit-7",
+            "A SUBSCRIBE whose options byte has the reserved bit 7 set makes the server close",
+            body!(subscribe_bit7),
+        )
+        .v311(&[v311!("MQTT-3.8.3-4")])
+        .v5(&[v5!("MQTT-3.8.3-5"), HANDLING]),
+        TestCase::new(
+            "malformed.subscribe.options-bit-6",
+            "A SUBSCRIBE whose options byte has the reserved bit 6 set makes the server close",
+            body!(subscribe_bit6),
+        )
+        .v311(&[v311!("MQTT-3.8.3-4")])
+        .v5(&[v5!("MQTT-3.8.3-5"), HANDLING]),
+        TestCase::new(
+            "malformed.subscribe.options-bit-2",
+            "A SUBSCRIBE whose requested-QoS byte has bit 2 set (reserved in 3.1.1) makes the server close",
+            body!(subscribe_bit2),
+        )
+        .v311(&[v311!("MQTT-3.8.3-4")]),
+        TestCase::new(
+            "malformed.subscribe.qos3",
+            "A SUBSCRIBE requesting QoS 3 makes the server close without SUBACK",
+            body!(subscribe_qos3),
+        )
+        .v311(&[v311!("MQTT-3.8.3-4")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.subscribe.retain-handling-3",
+            "A SUBSCRIBE with Retain Handling 3 makes the server close without SUBACK",
+            body!(subscribe_retain_handling_3),
+        )
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.subscribe.shared-no-local",
+            "A shared subscription with No Local set makes the server close without SUBACK",
+            body!(subscribe_shared_no_local),
+        )
+        .v5(&[v5!("MQTT-3.8.3-4"), HANDLING])
+        .requires(&[Cap::SharedSubscriptions]),
+        TestCase::new(
+            "malformed.unsubscribe.no-filters",
+            "An UNSUBSCRIBE with no topic filter makes the server close without UNSUBACK",
+            body!(unsubscribe_no_filters),
+        )
+        .v311(&[v311!("MQTT-3.10.3-2")])
+        .v5(&[v5!("MQTT-3.10.3-2"), HANDLING]),
+    ]
+}
+
+fn server_only_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.server-only.connack",
+            "A CONNACK sent to the server makes it close",
+            body!(client_sends_connack),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.server-only.suback",
+            "A SUBACK sent to the server makes it close",
+            body!(client_sends_suback),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.server-only.unsuback",
+            "An UNSUBACK sent to the server makes it close",
+            body!(client_sends_unsuback),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+        TestCase::new(
+            "malformed.server-only.pingresp",
+            "A PINGRESP sent to the server makes it close",
+            body!(client_sends_pingresp),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1")])
+        .v5(&[HANDLING]),
+    ]
+}
+
+fn disconnect_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "malformed.disconnect.trailing-byte",
+            "A 3.1.1 DISCONNECT with a body is malformed: the server publishes the will",
+            body!(disconnect_trailing_byte),
+        )
+        .v311(&[v311!("MQTT-4.8.0-1"), v311!("MQTT-3.1.2-8")])
+        .requires(&[Cap::Will]),
+        TestCase::new(
+            "malformed.disconnect.session-expiry-after-zero",
+            "DISCONNECT setting a Session Expiry Interval after CONNECT had 0 is a protocol error: the will is published",
+            body!(disconnect_session_expiry_after_zero),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.2-8")])
+        .requires(&[Cap::Will]),
+        TestCase::new(
+            "malformed.disconnect.misplaced-property",
+            "A DISCONNECT carrying Topic Alias is malformed: the server publishes the will",
+            body!(disconnect_misplaced_property),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.2-8")])
+        .requires(&[Cap::Will]),
+        TestCase::new(
+            "malformed.disconnect.duplicate-property",
+            "A DISCONNECT carrying Session Expiry Interval twice is a protocol error: the will is published",
+            body!(disconnect_duplicate_property),
+        )
+        .v5(&[HANDLING, v5!("MQTT-3.1.2-8")])
+        .requires(&[Cap::Will]),
+    ]
+}
+
+fn auth_tests() -> Vec<TestCase> {
+    vec![
+        TestCase::new(
+            "auth.unknown-method",
+            "A CONNECT naming an unknown Authentication Method gets CONNACK 0x8C/0x87 (or none) and a close",
+            body!(auth_unknown_method),
+        )
+        .v5(&[v5!("MQTT-4.12.0-1"), v5!("MQTT-4.12.0-5")]),
+        TestCase::new(
+            "auth.reauthenticate-without-method-in-connect",
+            "AUTH 0x19 on a connection whose CONNECT had no Authentication Method is a protocol error",
+            body!(auth_reauth_without_method),
+        )
+        .v5(&[v5!("MQTT-4.12.0-7"), HANDLING]),
+        TestCase::new(
+            "auth.continue-without-method-in-connect",
+            "AUTH 0x18 on a connection whose CONNECT had no Authentication Method is a protocol error",
+            body!(auth_continue_without_method),
+        )
+        .v5(&[v5!("MQTT-4.12.0-7"), HANDLING]),
+        TestCase::new(
+            "auth.method-changed-during-exchange",
+            "An AUTH naming another method than CONNECT during the exchange is a protocol error",
+            body!(auth_method_changed),
+        )
+        .v5(&[v5!("MQTT-4.12.0-5"), HANDLING]),
+        TestCase::new(
+            "auth.reauthenticate-other-method",
+            "Re-authentication naming another method than the one the connection used is a protocol error",
+            body!(auth_reauth_other_method),
+        )
+        .v5(&[v5!("MQTT-4.12.1-1"), HANDLING]),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// `<prefix>/<suffix bytes>` as bytes (the suffix may be anything).
+fn topic_bytes(ctx: &Ctx, suffix: &[u8]) -> Vec<u8> {
+    let mut t = ctx.topic_prefix().as_bytes().to_vec();
+    t.push(b'/');
+    t.extend_from_slice(suffix);
+    t
+}
+
+/// A PUBLISH as raw bytes: `flags`, topic, packet id (when given), 5.0 property block, payload.
+fn raw_publish(
+    ctx: &Ctx,
+    flags: u8,
+    topic: &[u8],
+    packet_id: Option<u16>,
+    props: &[RawProperty],
+    payload: &[u8],
+) -> Bytes {
+    let mut p = RawPacket::new(3, flags).string_bytes(topic);
+    if let Some(id) = packet_id {
+        p = p.u16(id);
+    }
+    if ctx.v5() {
+        p = p.properties(props);
+    }
+    p.bytes(payload).to_bytes()
+}
+
+/// A SUBSCRIBE as raw bytes: flags 0010, `packet_id`, 5.0 properties, then (filter, options).
+fn raw_subscribe(
+    ctx: &Ctx,
+    packet_id: u16,
+    props: &[RawProperty],
+    entries: &[(&[u8], u8)],
+) -> Bytes {
+    let mut p = RawPacket::new(8, 0b0010).u16(packet_id);
+    if ctx.v5() {
+        p = p.properties(props);
+    }
+    for (filter, options) in entries {
+        p = p.string_bytes(filter).u8(*options);
+    }
+    p.to_bytes()
+}
+
+/// An UNSUBSCRIBE as raw bytes: flags 0010, `packet_id`, 5.0 empty properties, filters.
+fn raw_unsubscribe(ctx: &Ctx, packet_id: u16, filters: &[&[u8]]) -> Bytes {
+    let mut p = RawPacket::new(10, 0b0010).u16(packet_id);
+    if ctx.v5() {
+        p = p.properties(&[]);
+    }
+    for f in filters {
+        p = p.string_bytes(f);
+    }
+    p.to_bytes()
+}
+
+/// What a raw CONNECT contains.
+struct RawConnect {
+    client_id: Vec<u8>,
+    props: Vec<RawProperty>,
+    will: Option<(Vec<RawProperty>, Vec<u8>)>,
+    username: Option<Vec<u8>>,
+}
+
+impl RawConnect {
+    fn new(ctx: &Ctx, label: &str) -> Self {
+        RawConnect {
+            client_id: ctx.client_id(label).into_bytes(),
+            props: Vec::new(),
+            will: None,
+            username: ctx.profile().username.clone().map(String::into_bytes),
+        }
+    }
+
+    /// The CONNECT bytes: clean start, keep alive 0, the profile's password if any.
+    fn build(&self, ctx: &Ctx) -> Bytes {
+        let version = ctx.version();
+        let password = if self.username.is_some() {
+            ctx.profile().password.clone()
+        } else {
+            None
+        };
+        let mut flags = 0x02u8;
+        if self.will.is_some() {
+            flags |= 0x04;
+        }
+        if self.username.is_some() {
+            flags |= 0x80;
+        }
+        if password.is_some() {
+            flags |= 0x40;
+        }
+        let mut p = RawPacket::new(1, 0)
+            .string(version.protocol_name())
+            .u8(version.level())
+            .u8(flags)
+            .u16(0);
+        if ctx.v5() {
+            p = p.properties(&self.props);
+        }
+        p = p.string_bytes(&self.client_id);
+        if let Some((props, topic)) = &self.will {
+            if ctx.v5() {
+                p = p.properties(props);
+            }
+            p = p.string_bytes(topic).string("gone");
+        }
+        if let Some(u) = &self.username {
+            p = p.string_bytes(u);
+        }
+        if let Some(pw) = password {
+            p = p.string_bytes(pw.as_bytes());
+        }
+        p.to_bytes()
+    }
+}
+
+fn rc_list(codes: &[u8]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("0x{c:02X}"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The statement a wrong reason code breaks: 4.13.1-1 in 5.0 (every 5.0 test here lists it).
+fn rc_fail(ctx: &Ctx, expected: String, observed: String) -> Stop {
+    if ctx.v5() {
+        Stop::fail_at(HANDLING, expected, observed)
+    } else {
+        Stop::fail(expected, observed)
+    }
+}
+
+/// After a forbidden packet on an established connection: the server closes it. A 5.0 server
+/// may first send one DISCONNECT whose reason code is in `codes`. Any other packet (in
+/// particular an acknowledgement of the forbidden packet) fails the test.
+async fn expect_rejection(ctx: &Ctx, c: &mut Client, what: &str, codes: &[u8]) -> Outcome {
+    let expected = if ctx.v5() {
+        format!(
+            "after {what}, the connection closes (optionally after DISCONNECT {})",
+            rc_list(codes)
+        )
+    } else {
+        format!("after {what}, the connection closes with nothing sent")
+    };
+    let within = ctx.patience();
+    let deadline = Instant::now() + within;
+    let mut disconnect: Option<u8> = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.next(left).await? {
+            Some(Incoming::Closed) => return Ok(()),
+            Some(Incoming::Packet(Packet::Disconnect(d))) if disconnect.is_none() => {
+                let rc = d.reason_code.0;
+                if !codes.contains(&rc) {
+                    return Err(rc_fail(
+                        ctx,
+                        expected,
+                        format!("DISCONNECT with reason code 0x{rc:02X}"),
+                    ));
+                }
+                disconnect = Some(rc);
+            }
+            Some(Incoming::Packet(p)) => {
+                let after = disconnect
+                    .map(|rc| format!(" after its DISCONNECT 0x{rc:02X}"))
+                    .unwrap_or_default();
+                return Err(Stop::fail(
+                    expected,
+                    format!("the server sent {}{after}", describe(&p)),
+                ));
+            }
+            Some(Incoming::Malformed(e)) => {
+                return Err(Stop::fail(
+                    expected,
+                    format!("malformed bytes from the server: {e}"),
+                ))
+            }
+            None => {
+                let after = disconnect
+                    .map(|rc| format!(" (after DISCONNECT 0x{rc:02X})"))
+                    .unwrap_or_default();
+                return Err(Stop::fail(
+                    expected,
+                    format!(
+                        "the connection was still open after {} ms{after}",
+                        within.as_millis()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// After a forbidden CONNECT: the server closes the connection. 3.1.1: without any CONNACK,
+/// except a CONNACK whose code is in `v311_codes`. 5.0: optionally after a CONNACK whose
+/// reason code is in `v5_codes` (never a DISCONNECT, never a success).
+async fn expect_connect_rejection(
+    ctx: &Ctx,
+    c: &mut Client,
+    what: &str,
+    v311_codes: &[u8],
+    v5_codes: &[u8],
+) -> Outcome {
+    let codes = if ctx.v5() { v5_codes } else { v311_codes };
+    let expected = if codes.is_empty() {
+        format!("after {what}, the connection closes without CONNACK")
+    } else {
+        format!(
+            "after {what}, the connection closes (optionally after CONNACK {})",
+            rc_list(codes)
+        )
+    };
+    let within = ctx.patience();
+    let deadline = Instant::now() + within;
+    let mut connack: Option<u8> = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.next(left).await? {
+            Some(Incoming::Closed) => return Ok(()),
+            Some(Incoming::Packet(Packet::ConnAck(a))) if connack.is_none() => {
+                let rc = a.reason_code.0;
+                if rc == 0 {
+                    return Err(Stop::fail(
+                        expected,
+                        "CONNACK 0x00: the CONNECT was accepted",
+                    ));
+                }
+                if !codes.contains(&rc) {
+                    return Err(rc_fail(ctx, expected, format!("CONNACK 0x{rc:02X}")));
+                }
+                connack = Some(rc);
+            }
+            Some(Incoming::Packet(p)) => {
+                return Err(Stop::fail(
+                    expected,
+                    format!("the server sent {}", describe(&p)),
+                ))
+            }
+            Some(Incoming::Malformed(e)) => {
+                return Err(Stop::fail(
+                    expected,
+                    format!("malformed bytes from the server: {e}"),
+                ))
+            }
+            None => {
+                let after = connack
+                    .map(|rc| format!(" (after CONNACK 0x{rc:02X})"))
+                    .unwrap_or_default();
+                return Err(Stop::fail(
+                    expected,
+                    format!(
+                        "the connection was still open after {} ms{after}",
+                        within.as_millis()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Connects client "a", sends `bytes` and expects the rejection.
+async fn reject_after_connect(ctx: Ctx, what: &str, bytes: &[u8], codes: &[u8]) -> Outcome {
+    let mut c = ctx.connect("a").await?;
+    c.send_raw(what, bytes).await?;
+    expect_rejection(&ctx, &mut c, what, codes).await
+}
+
+/// Opens a connection, sends the raw CONNECT and expects the rejection.
+async fn reject_connect(
+    ctx: Ctx,
+    what: &str,
+    bytes: &[u8],
+    v311_codes: &[u8],
+    v5_codes: &[u8],
+) -> Outcome {
+    let mut c = ctx.open("a").await?;
+    c.send_raw(what, bytes).await?;
+    expect_connect_rejection(&ctx, &mut c, what, v311_codes, v5_codes).await
+}
+
+/// Subscribes `c` to `filter` at QoS 0 and waits for a successful SUBACK.
+async fn subscribe_ok(ctx: &Ctx, c: &mut Client, filter: &str) -> Outcome {
+    c.send(Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        filters: vec![Subscription::new(filter, QoS::AtMostOnce)],
+        properties: Default::default(),
+    }))
+    .await?;
+    let codes = c
+        .expect(ctx.patience(), "SUBACK for the observer", |p| match p {
+            Packet::SubAck(a) if a.packet_id == 1 => Some(a.reason_codes.clone()),
+            _ => None,
+        })
+        .await
+        .map_err(|e| Stop::Inconclusive(format!("the observer could not subscribe: {e:?}")))?;
+    match codes.first() {
+        Some(rc) if rc.0 < 0x80 => Ok(()),
+        other => Err(Stop::Inconclusive(format!(
+            "the observer's subscription to {filter} was refused ({other:?})"
+        ))),
+    }
+}
+
+/// The will cases: an observer subscribes to the will topic; client "a" connects with a will
+/// (5.0: with `connect_props`), sends `bytes` (a DISCONNECT the server has to reject), and the
+/// server must close and publish the will (it closed for a protocol error, so the DISCONNECT
+/// did not remove the will).
+async fn will_after_bad_disconnect(
+    ctx: Ctx,
+    what: &str,
+    bytes: &[u8],
+    session_expiry: Option<u32>,
+) -> Outcome {
+    let will_topic = ctx.topic("will");
+    let mut w = ctx.connect("w").await?;
+    subscribe_ok(&ctx, &mut w, &will_topic).await?;
+    let (mut a, _) = ctx
+        .connect_with("a", |c| {
+            c.will = Some(Will {
+                topic: will_topic.as_str().into(),
+                payload: Bytes::from_static(b"gone"),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Default::default(),
+            });
+            if let Some(s) = session_expiry {
+                c.properties.session_expiry_interval = Some(s);
+            }
+        })
+        .await?;
+    a.send_raw(what, bytes).await?;
+    expect_rejection(&ctx, &mut a, what, GENERIC).await?;
+    let expected = format!(
+        "the will on {will_topic} is published: {what} is rejected, so it does not remove the will"
+    );
+    w.expect(ctx.patience(), &expected, |p| match p {
+        Packet::Publish(m) if *m.topic == *will_topic => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1.5 Data representation
+// ---------------------------------------------------------------------------------------------
+
+async fn publish_bad_topic(ctx: Ctx, suffix: &[u8], what: &str) -> Outcome {
+    let topic = topic_bytes(&ctx, suffix);
+    let bytes = raw_publish(&ctx, 0, &topic, None, &[], b"x");
+    reject_after_connect(ctx, what, &bytes, GENERIC).await
+}
+
+async fn utf8_topic_ill_formed(ctx: Ctx) -> Outcome {
+    // C3 starts a two-byte sequence; 28 is not a continuation byte.
+    publish_bad_topic(
+        ctx,
+        b"a\xC3\x28",
+        "PUBLISH with topic bytes C3 28 (ill-formed UTF-8)",
+    )
+    .await
+}
+
+async fn utf8_topic_overlong(ctx: Ctx) -> Outcome {
+    // C0 AF is a two-byte (overlong) form of '/', forbidden by the Unicode definition.
+    publish_bad_topic(
+        ctx,
+        b"a\xC0\xAF",
+        "PUBLISH with topic bytes C0 AF (overlong UTF-8)",
+    )
+    .await
+}
+
+async fn utf8_topic_surrogate(ctx: Ctx) -> Outcome {
+    publish_bad_topic(
+        ctx,
+        b"a\xED\xA0\x80",
+        "PUBLISH with topic bytes ED A0 80 (U+D800)",
+    )
+    .await
+}
+
+async fn utf8_topic_null(ctx: Ctx) -> Outcome {
+    publish_bad_topic(ctx, b"a\x00b", "PUBLISH with topic containing U+0000").await
+}
+
+async fn utf8_subscribe_ill_formed(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"\xFF\xFE");
+    let bytes = raw_subscribe(&ctx, 1, &[], &[(&f, 0)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE with filter bytes FF FE (ill-formed UTF-8)",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_subscribe_null(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"a\x00b");
+    let bytes = raw_subscribe(&ctx, 1, &[], &[(&f, 0)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE with a filter containing U+0000",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_unsubscribe_surrogate(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"\xED\xBF\xBF");
+    let bytes = raw_unsubscribe(&ctx, 1, &[&f]);
+    reject_after_connect(
+        ctx,
+        "UNSUBSCRIBE with filter bytes ED BF BF (U+DFFF)",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_client_id(ctx: Ctx) -> Outcome {
+    let mut rc = RawConnect::new(&ctx, "a");
+    rc.client_id = b"mc\xC3\x28id".to_vec();
+    let bytes = rc.build(&ctx);
+    reject_connect(
+        ctx,
+        "CONNECT with client id bytes C3 28 (ill-formed UTF-8)",
+        &bytes,
+        &[],
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_username_null(ctx: Ctx) -> Outcome {
+    let mut rc = RawConnect::new(&ctx, "a");
+    rc.username = Some(b"user\x00name".to_vec());
+    let bytes = rc.build(&ctx);
+    // 3.1.1's CONNACK 0x04 covers "malformed data in the user name or password"; 5.0's 0x86
+    // is the specific code for a user name the server does not accept.
+    reject_connect(
+        ctx,
+        "CONNECT with a user name containing U+0000",
+        &bytes,
+        &[0x04],
+        &[0x81, 0x82, 0x86],
+    )
+    .await
+}
+
+async fn utf8_will_topic(ctx: Ctx) -> Outcome {
+    let mut rc = RawConnect::new(&ctx, "a");
+    rc.will = Some((Vec::new(), topic_bytes(&ctx, b"w\xED\xA0\x80")));
+    let bytes = rc.build(&ctx);
+    reject_connect(
+        ctx,
+        "CONNECT with will topic bytes ED A0 80 (U+D800)",
+        &bytes,
+        &[],
+        GENERIC,
+    )
+    .await
+}
+
+async fn publish_with_props(ctx: Ctx, what: &str, props: &[RawProperty], codes: &[u8]) -> Outcome {
+    let topic = ctx.topic("p");
+    let bytes = raw_publish(&ctx, 0, topic.as_bytes(), None, props, b"x");
+    reject_after_connect(ctx, what, &bytes, codes).await
+}
+
+async fn utf8_user_property_value(ctx: Ctx) -> Outcome {
+    let props = [RawProperty::user(b"k".to_vec(), b"v\xC3\x28".to_vec())];
+    publish_with_props(
+        ctx,
+        "PUBLISH with a User Property value C3 28",
+        &props,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_user_property_name(ctx: Ctx) -> Outcome {
+    let props = [RawProperty::user(b"k\x00".to_vec(), b"v".to_vec())];
+    publish_with_props(
+        ctx,
+        "PUBLISH with a User Property name containing U+0000",
+        &props,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_content_type(ctx: Ctx) -> Outcome {
+    let props = [RawProperty::bytes(
+        PropertyId::CONTENT_TYPE,
+        b"text/\xFF".to_vec(),
+    )];
+    publish_with_props(
+        ctx,
+        "PUBLISH with Content Type bytes 'text/' FF",
+        &props,
+        GENERIC,
+    )
+    .await
+}
+
+async fn utf8_response_topic(ctx: Ctx) -> Outcome {
+    let rt = topic_bytes(&ctx, b"r\xED\xA0\x80");
+    let props = [RawProperty::bytes(PropertyId::RESPONSE_TOPIC, rt)];
+    publish_with_props(
+        ctx,
+        "PUBLISH with a Response Topic encoding U+D800",
+        &props,
+        GENERIC,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lengths and Variable Byte Integers
+// ---------------------------------------------------------------------------------------------
+
+async fn vbi_five_bytes(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(3, 0)
+        .remaining_length(RemainingLength::Bytes(vec![0xFF, 0xFF, 0xFF, 0xFF, 0x7F]))
+        .to_bytes();
+    reject_after_connect(
+        ctx,
+        "PUBLISH with a 5-byte Remaining Length FF FF FF FF 7F",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn vbi_remaining_non_minimal(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(12, 0)
+        .remaining_length(RemainingLength::Bytes(vec![0x80, 0x00]))
+        .to_bytes();
+    reject_after_connect(ctx, "PINGREQ with Remaining Length 80 00", &bytes, GENERIC).await
+}
+
+async fn vbi_property_non_minimal(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("p");
+    let bytes = RawPacket::new(3, 0)
+        .string(&topic)
+        .bytes(&[0x80, 0x00])
+        .bytes(b"x")
+        .to_bytes();
+    reject_after_connect(ctx, "PUBLISH with Property Length 80 00", &bytes, GENERIC).await
+}
+
+async fn string_overruns(ctx: Ctx) -> Outcome {
+    // Topic length 200, but the packet holds only 3 more bytes.
+    let bytes = RawPacket::new(3, 0).u16(200).bytes(b"a/b").to_bytes();
+    reject_after_connect(
+        ctx,
+        "PUBLISH whose topic length 200 runs past its end",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn puback_truncated(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(4, 0).u8(0x01).to_bytes();
+    reject_after_connect(ctx, "PUBACK with Remaining Length 1", &bytes, GENERIC).await
+}
+
+async fn pingreq_with_body(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(12, 0).u8(0x00).to_bytes();
+    reject_after_connect(ctx, "PINGREQ with Remaining Length 1", &bytes, GENERIC).await
+}
+
+async fn property_length_overruns(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("p");
+    // Property Length 40, then one 5-byte property and the end of the packet.
+    let bytes = RawPacket::new(3, 0)
+        .string(&topic)
+        .u8(40)
+        .u8(0x02)
+        .u32(60)
+        .to_bytes();
+    reject_after_connect(
+        ctx,
+        "PUBLISH whose Property Length 40 runs past its end",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed header
+// ---------------------------------------------------------------------------------------------
+
+async fn type_reserved_0(ctx: Ctx) -> Outcome {
+    reject_after_connect(ctx, "a packet of type 0 (00 00)", &[0x00, 0x00], GENERIC).await
+}
+
+async fn type_reserved_15(ctx: Ctx) -> Outcome {
+    reject_after_connect(ctx, "a packet of type 15 (F0 00)", &[0xF0, 0x00], GENERIC).await
+}
+
+async fn flags_connect(ctx: Ctx) -> Outcome {
+    let mut raw = RawConnect::new(&ctx, "a").build(&ctx).to_vec();
+    if let Some(b) = raw.first_mut() {
+        *b |= 0x01;
+    }
+    reject_connect(
+        ctx,
+        "CONNECT with fixed-header flags 0001",
+        &raw,
+        &[],
+        GENERIC,
+    )
+    .await
+}
+
+fn ack_bytes(ctx: &Ctx, ty: u8, flags: u8, id: u16) -> Bytes {
+    let p = RawPacket::new(ty, flags).u16(id);
+    // 5.0: reason code 0x00 and an empty property block (the long form).
+    if ctx.v5() {
+        p.u8(0).properties(&[]).to_bytes()
+    } else {
+        p.to_bytes()
+    }
+}
+
+async fn flags_puback(ctx: Ctx) -> Outcome {
+    let bytes = ack_bytes(&ctx, 4, 0b0001, 1);
+    reject_after_connect(ctx, "PUBACK with flags 0001", &bytes, GENERIC).await
+}
+
+async fn flags_pubrec(ctx: Ctx) -> Outcome {
+    let bytes = ack_bytes(&ctx, 5, 0b0010, 1);
+    reject_after_connect(ctx, "PUBREC with flags 0010", &bytes, GENERIC).await
+}
+
+async fn flags_pubcomp(ctx: Ctx) -> Outcome {
+    let bytes = ack_bytes(&ctx, 7, 0b1000, 1);
+    reject_after_connect(ctx, "PUBCOMP with flags 1000", &bytes, GENERIC).await
+}
+
+async fn flags_pubrel(ctx: Ctx) -> Outcome {
+    let mut c = ctx.connect("a").await?;
+    // With QoS 2 available, open a real exchange first so that a server ignoring the flags
+    // has a reason to answer PUBCOMP.
+    if ctx.caps().has(Cap::QoS2) {
+        let topic = ctx.topic("q2");
+        let p = raw_publish(&ctx, 0b0100, topic.as_bytes(), Some(7), &[], b"x");
+        c.send_raw("PUBLISH QoS 2 id 7", &p).await?;
+        c.expect(ctx.patience(), "PUBREC for id 7", |p| match p {
+            Packet::PubRec(r) if r.packet_id == 7 => Some(()),
+            _ => None,
+        })
+        .await
+        .map_err(|e| Stop::Inconclusive(format!("no PUBREC for the QoS 2 PUBLISH: {e:?}")))?;
+    }
+    let bytes = ack_bytes(&ctx, 6, 0b0000, 7);
+    c.send_raw("PUBREL with flags 0000", &bytes).await?;
+    expect_rejection(&ctx, &mut c, "PUBREL with flags 0000", GENERIC).await
+}
+
+async fn flags_subscribe(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let mut raw = RawPacket::new(8, 0b0000).u16(1);
+    if ctx.v5() {
+        raw = raw.properties(&[]);
+    }
+    let bytes = raw.string(&f).u8(0).to_bytes();
+    reject_after_connect(ctx, "SUBSCRIBE with flags 0000", &bytes, GENERIC).await
+}
+
+async fn flags_unsubscribe(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let mut raw = RawPacket::new(10, 0b0011).u16(1);
+    if ctx.v5() {
+        raw = raw.properties(&[]);
+    }
+    let bytes = raw.string(&f).to_bytes();
+    reject_after_connect(ctx, "UNSUBSCRIBE with flags 0011", &bytes, GENERIC).await
+}
+
+async fn flags_pingreq(ctx: Ctx) -> Outcome {
+    reject_after_connect(
+        ctx,
+        "PINGREQ with flags 0100 (C4 00)",
+        &[0xC4, 0x00],
+        GENERIC,
+    )
+    .await
+}
+
+async fn flags_disconnect(ctx: Ctx) -> Outcome {
+    // 3.1.1: E1 00. 5.0: E1 00 as well (the short form means reason 0x00).
+    will_after_bad_disconnect(
+        ctx,
+        "DISCONNECT with flags 0001 (E1 00)",
+        &[0xE1, 0x00],
+        None,
+    )
+    .await
+}
+
+async fn flags_auth(ctx: Ctx) -> Outcome {
+    // The connection used no enhanced authentication, so this AUTH is a protocol error too;
+    // either way the server has to close.
+    let bytes = RawPacket::new(15, 0b0001)
+        .u8(0x19)
+        .properties(&[RawProperty::bytes(
+            PropertyId::AUTHENTICATION_METHOD,
+            b"mqtt-conform".to_vec(),
+        )])
+        .to_bytes();
+    reject_after_connect(ctx, "AUTH with flags 0001", &bytes, GENERIC).await
+}
+
+async fn publish_qos3(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("q3");
+    let bytes = raw_publish(&ctx, 0b0110, topic.as_bytes(), Some(1), &[], b"x");
+    reject_after_connect(ctx, "PUBLISH with QoS bits 11", &bytes, GENERIC).await
+}
+
+async fn publish_qos0_dup(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("d");
+    let bytes = raw_publish(&ctx, 0b1000, topic.as_bytes(), None, &[], b"x");
+    reject_after_connect(ctx, "PUBLISH QoS 0 with DUP 1", &bytes, GENERIC).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2.2.2 Properties (5.0)
+// ---------------------------------------------------------------------------------------------
+
+async fn dup_publish_expiry(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::MESSAGE_EXPIRY_INTERVAL, 60);
+    publish_with_props(
+        ctx,
+        "PUBLISH with Message Expiry Interval twice",
+        &[p.clone(), p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn dup_publish_format(ctx: Ctx) -> Outcome {
+    let p = RawProperty::byte(PropertyId::PAYLOAD_FORMAT_INDICATOR, 0);
+    publish_with_props(
+        ctx,
+        "PUBLISH with Payload Format Indicator twice",
+        &[p.clone(), p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn dup_publish_content_type(ctx: Ctx) -> Outcome {
+    let p = RawProperty::bytes(PropertyId::CONTENT_TYPE, b"text/plain".to_vec());
+    publish_with_props(
+        ctx,
+        "PUBLISH with Content Type twice",
+        &[p.clone(), p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn dup_publish_response_topic(ctx: Ctx) -> Outcome {
+    let p = RawProperty::bytes(PropertyId::RESPONSE_TOPIC, ctx.topic("r").into_bytes());
+    publish_with_props(
+        ctx,
+        "PUBLISH with Response Topic twice",
+        &[p.clone(), p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn dup_publish_correlation(ctx: Ctx) -> Outcome {
+    let p = RawProperty::bytes(PropertyId::CORRELATION_DATA, b"c".to_vec());
+    publish_with_props(
+        ctx,
+        "PUBLISH with Correlation Data twice",
+        &[p.clone(), p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn connect_with_props(ctx: Ctx, what: &str, props: Vec<RawProperty>) -> Outcome {
+    let mut rc = RawConnect::new(&ctx, "a");
+    rc.props = props;
+    let bytes = rc.build(&ctx);
+    reject_connect(ctx, what, &bytes, &[], GENERIC).await
+}
+
+async fn dup_connect_session_expiry(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::SESSION_EXPIRY_INTERVAL, 0);
+    connect_with_props(
+        ctx,
+        "CONNECT with Session Expiry Interval twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_connect_receive_maximum(ctx: Ctx) -> Outcome {
+    let p = RawProperty::two(PropertyId::RECEIVE_MAXIMUM, 10);
+    connect_with_props(
+        ctx,
+        "CONNECT with Receive Maximum twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_connect_maximum_packet_size(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::MAXIMUM_PACKET_SIZE, 100_000);
+    connect_with_props(
+        ctx,
+        "CONNECT with Maximum Packet Size twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_connect_topic_alias_maximum(ctx: Ctx) -> Outcome {
+    let p = RawProperty::two(PropertyId::TOPIC_ALIAS_MAXIMUM, 5);
+    connect_with_props(
+        ctx,
+        "CONNECT with Topic Alias Maximum twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_connect_problem_info(ctx: Ctx) -> Outcome {
+    let p = RawProperty::byte(PropertyId::REQUEST_PROBLEM_INFORMATION, 1);
+    connect_with_props(
+        ctx,
+        "CONNECT with Request Problem Information twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_connect_response_info(ctx: Ctx) -> Outcome {
+    let p = RawProperty::byte(PropertyId::REQUEST_RESPONSE_INFORMATION, 0);
+    connect_with_props(
+        ctx,
+        "CONNECT with Request Response Information twice",
+        vec![p.clone(), p],
+    )
+    .await
+}
+
+async fn dup_will_delay(ctx: Ctx) -> Outcome {
+    let mut rc = RawConnect::new(&ctx, "a");
+    let p = RawProperty::four(PropertyId::WILL_DELAY_INTERVAL, 0);
+    rc.will = Some((vec![p.clone(), p], ctx.topic("will").into_bytes()));
+    let bytes = rc.build(&ctx);
+    reject_connect(
+        ctx,
+        "CONNECT with Will Delay Interval twice",
+        &bytes,
+        &[],
+        GENERIC,
+    )
+    .await
+}
+
+async fn dup_subscribe_sub_id(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let p = RawProperty::vbi(PropertyId::SUBSCRIPTION_IDENTIFIER, 5);
+    let bytes = raw_subscribe(&ctx, 1, &[p.clone(), p], &[(f.as_bytes(), 0)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE with Subscription Identifier twice",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn misplaced_publish_session_expiry(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::SESSION_EXPIRY_INTERVAL, 10);
+    publish_with_props(ctx, "PUBLISH with Session Expiry Interval", &[p], GENERIC).await
+}
+
+async fn misplaced_connect_topic_alias(ctx: Ctx) -> Outcome {
+    let p = RawProperty::two(PropertyId::TOPIC_ALIAS, 1);
+    connect_with_props(ctx, "CONNECT with Topic Alias", vec![p]).await
+}
+
+async fn misplaced_subscribe_expiry(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let p = RawProperty::four(PropertyId::MESSAGE_EXPIRY_INTERVAL, 10);
+    let bytes = raw_subscribe(&ctx, 1, &[p], &[(f.as_bytes(), 0)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE with Message Expiry Interval",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn misplaced_puback_content_type(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(4, 0)
+        .u16(1)
+        .u8(0)
+        .properties(&[RawProperty::bytes(PropertyId::CONTENT_TYPE, b"t".to_vec())])
+        .to_bytes();
+    reject_after_connect(ctx, "PUBACK with Content Type", &bytes, GENERIC).await
+}
+
+async fn unknown_property(ctx: Ctx) -> Outcome {
+    let p = RawProperty {
+        id: 0x05,
+        value: RawValue::Byte(0),
+    };
+    publish_with_props(ctx, "PUBLISH with property identifier 0x05", &[p], GENERIC).await
+}
+
+async fn client_publish_sub_id(ctx: Ctx) -> Outcome {
+    let p = RawProperty::vbi(PropertyId::SUBSCRIPTION_IDENTIFIER, 3);
+    publish_with_props(
+        ctx,
+        "PUBLISH from the client with Subscription Identifier 3",
+        &[p],
+        GENERIC,
+    )
+    .await
+}
+
+async fn topic_alias_zero(ctx: Ctx) -> Outcome {
+    let p = RawProperty::two(PropertyId::TOPIC_ALIAS, 0);
+    publish_with_props(ctx, "PUBLISH with Topic Alias 0", &[p], TOPIC_ALIAS).await
+}
+
+async fn topic_alias_above_max(ctx: Ctx) -> Outcome {
+    let max = ctx.caps().topic_alias_maximum;
+    let Some(alias) = max.checked_add(1) else {
+        return Err(Stop::Skip(
+            "Topic Alias Maximum is 65535: no alias is above it".into(),
+        ));
+    };
+    let p = RawProperty::two(PropertyId::TOPIC_ALIAS, alias);
+    let what = format!("PUBLISH with Topic Alias {alias} (server maximum {max})");
+    publish_with_props(ctx, &what, &[p], TOPIC_ALIAS).await
+}
+
+async fn topic_alias_unmapped(ctx: Ctx) -> Outcome {
+    // Set alias 1 on a first connection, then use it without a topic on a second one: the
+    // mapping did not survive the connection.
+    let topic = ctx.topic("alias");
+    let mut first = ctx.connect("a").await?;
+    let set = raw_publish(
+        &ctx,
+        0,
+        topic.as_bytes(),
+        None,
+        &[RawProperty::two(PropertyId::TOPIC_ALIAS, 1)],
+        b"x",
+    );
+    first
+        .send_raw("PUBLISH setting Topic Alias 1", &set)
+        .await?;
+    first.disconnect().await?;
+    let use_it = raw_publish(
+        &ctx,
+        0,
+        b"",
+        None,
+        &[RawProperty::two(PropertyId::TOPIC_ALIAS, 1)],
+        b"x",
+    );
+    let what = "PUBLISH with an empty topic and Topic Alias 1 set only on an earlier connection";
+    // 3.3.2.3.4: an unknown alias with an empty topic is a Protocol Error (0x82); 0x94 is the
+    // code for an alias value out of range, which a server may also judge this to be.
+    reject_after_connect(ctx, what, &use_it, &[0x82, 0x94]).await
+}
+
+async fn connect_receive_maximum_zero(ctx: Ctx) -> Outcome {
+    let p = RawProperty::two(PropertyId::RECEIVE_MAXIMUM, 0);
+    connect_with_props(ctx, "CONNECT with Receive Maximum 0", vec![p]).await
+}
+
+async fn connect_maximum_packet_size_zero(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::MAXIMUM_PACKET_SIZE, 0);
+    connect_with_props(ctx, "CONNECT with Maximum Packet Size 0", vec![p]).await
+}
+
+async fn connect_problem_info_2(ctx: Ctx) -> Outcome {
+    let p = RawProperty::byte(PropertyId::REQUEST_PROBLEM_INFORMATION, 2);
+    connect_with_props(ctx, "CONNECT with Request Problem Information 2", vec![p]).await
+}
+
+async fn connect_response_info_2(ctx: Ctx) -> Outcome {
+    let p = RawProperty::byte(PropertyId::REQUEST_RESPONSE_INFORMATION, 2);
+    connect_with_props(ctx, "CONNECT with Request Response Information 2", vec![p]).await
+}
+
+async fn connect_auth_data_without_method(ctx: Ctx) -> Outcome {
+    let p = RawProperty::bytes(PropertyId::AUTHENTICATION_DATA, b"data".to_vec());
+    connect_with_props(
+        ctx,
+        "CONNECT with Authentication Data and no method",
+        vec![p],
+    )
+    .await
+}
+
+async fn subscription_identifier_zero(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let p = RawProperty::vbi(PropertyId::SUBSCRIPTION_IDENTIFIER, 0);
+    let bytes = raw_subscribe(&ctx, 1, &[p], &[(f.as_bytes(), 0)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE with Subscription Identifier 0",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2.3.1 Packet identifiers
+// ---------------------------------------------------------------------------------------------
+
+async fn packet_id_zero_qos1(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("q1");
+    let bytes = raw_publish(&ctx, 0b0010, topic.as_bytes(), Some(0), &[], b"x");
+    reject_after_connect(
+        ctx,
+        "PUBLISH QoS 1 with packet identifier 0",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn packet_id_zero_qos2(ctx: Ctx) -> Outcome {
+    let topic = ctx.topic("q2");
+    let bytes = raw_publish(&ctx, 0b0100, topic.as_bytes(), Some(0), &[], b"x");
+    reject_after_connect(
+        ctx,
+        "PUBLISH QoS 2 with packet identifier 0",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn packet_id_zero_subscribe(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let bytes = raw_subscribe(&ctx, 0, &[], &[(f.as_bytes(), 0)]);
+    reject_after_connect(ctx, "SUBSCRIBE with packet identifier 0", &bytes, GENERIC).await
+}
+
+async fn packet_id_zero_unsubscribe(ctx: Ctx) -> Outcome {
+    let f = ctx.topic("s");
+    let bytes = raw_unsubscribe(&ctx, 0, &[f.as_bytes()]);
+    reject_after_connect(ctx, "UNSUBSCRIBE with packet identifier 0", &bytes, GENERIC).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topic names and filters
+// ---------------------------------------------------------------------------------------------
+
+async fn topic_name_plus(ctx: Ctx) -> Outcome {
+    let topic = topic_bytes(&ctx, b"a/+/b");
+    let bytes = raw_publish(&ctx, 0, &topic, None, &[], b"x");
+    reject_after_connect(
+        ctx,
+        "PUBLISH to a topic name containing '+'",
+        &bytes,
+        TOPIC_NAME,
+    )
+    .await
+}
+
+async fn topic_name_hash(ctx: Ctx) -> Outcome {
+    let topic = topic_bytes(&ctx, b"a/#");
+    let bytes = raw_publish(&ctx, 0, &topic, None, &[], b"x");
+    reject_after_connect(
+        ctx,
+        "PUBLISH to a topic name containing '#'",
+        &bytes,
+        TOPIC_NAME,
+    )
+    .await
+}
+
+async fn topic_name_empty(ctx: Ctx) -> Outcome {
+    let bytes = raw_publish(&ctx, 0, b"", None, &[], b"x");
+    let codes = PROTOCOL_ERROR;
+    reject_after_connect(ctx, "PUBLISH with a zero-length topic name", &bytes, codes).await
+}
+
+async fn subscribe_filter(ctx: Ctx, filter: &[u8], what: &str) -> Outcome {
+    let bytes = raw_subscribe(&ctx, 1, &[], &[(filter, 0)]);
+    reject_after_connect(ctx, what, &bytes, TOPIC_FILTER).await
+}
+
+async fn filter_hash_not_last(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"a/#/b");
+    subscribe_filter(ctx, &f, "SUBSCRIBE to '<prefix>/a/#/b'").await
+}
+
+async fn filter_hash_not_alone(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"a#");
+    subscribe_filter(ctx, &f, "SUBSCRIBE to '<prefix>/a#'").await
+}
+
+async fn filter_plus_not_alone(ctx: Ctx) -> Outcome {
+    let f = topic_bytes(&ctx, b"a+/b");
+    subscribe_filter(ctx, &f, "SUBSCRIBE to '<prefix>/a+/b'").await
+}
+
+async fn filter_empty(ctx: Ctx) -> Outcome {
+    subscribe_filter(ctx, b"", "SUBSCRIBE to a zero-length filter").await
+}
+
+async fn unsubscribe_filter_empty(ctx: Ctx) -> Outcome {
+    let bytes = raw_unsubscribe(&ctx, 1, &[b""]);
+    reject_after_connect(
+        ctx,
+        "UNSUBSCRIBE from a zero-length filter",
+        &bytes,
+        TOPIC_FILTER,
+    )
+    .await
+}
+
+async fn shared_empty_name(ctx: Ctx) -> Outcome {
+    let f = format!("$share//{}", ctx.topic("s"));
+    subscribe_filter(ctx, f.as_bytes(), "SUBSCRIBE to '$share//<topic>'").await
+}
+
+async fn shared_wildcard_name(ctx: Ctx) -> Outcome {
+    let f = format!("$share/g+/{}", ctx.topic("s"));
+    subscribe_filter(ctx, f.as_bytes(), "SUBSCRIBE to '$share/g+/<topic>'").await
+}
+
+async fn shared_no_filter(ctx: Ctx) -> Outcome {
+    let f = format!("$share/{}", ctx.client_id("g"));
+    subscribe_filter(
+        ctx,
+        f.as_bytes(),
+        "SUBSCRIBE to '$share/<name>' with no filter",
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// SUBSCRIBE / UNSUBSCRIBE payloads
+// ---------------------------------------------------------------------------------------------
+
+async fn subscribe_no_filters(ctx: Ctx) -> Outcome {
+    let bytes = raw_subscribe(&ctx, 1, &[], &[]);
+    reject_after_connect(ctx, "SUBSCRIBE with no topic filter", &bytes, GENERIC).await
+}
+
+async fn subscribe_options(ctx: Ctx, options: u8) -> Outcome {
+    let f = ctx.topic("s");
+    let bytes = raw_subscribe(&ctx, 1, &[], &[(f.as_bytes(), options)]);
+    let what = format!("SUBSCRIBE with options byte 0x{options:02X}");
+    reject_after_connect(ctx, &what, &bytes, GENERIC).await
+}
+
+async fn subscribe_bit7(ctx: Ctx) -> Outcome {
+    subscribe_options(ctx, 0x81).await
+}
+
+async fn subscribe_bit6(ctx: Ctx) -> Outcome {
+    subscribe_options(ctx, 0x41).await
+}
+
+async fn subscribe_bit2(ctx: Ctx) -> Outcome {
+    subscribe_options(ctx, 0x05).await
+}
+
+async fn subscribe_qos3(ctx: Ctx) -> Outcome {
+    subscribe_options(ctx, 0x03).await
+}
+
+async fn subscribe_retain_handling_3(ctx: Ctx) -> Outcome {
+    subscribe_options(ctx, 0x30).await
+}
+
+async fn subscribe_shared_no_local(ctx: Ctx) -> Outcome {
+    let f = format!("$share/{}/{}", ctx.client_id("g"), ctx.topic("s"));
+    let bytes = raw_subscribe(&ctx, 1, &[], &[(f.as_bytes(), 0x04)]);
+    reject_after_connect(
+        ctx,
+        "SUBSCRIBE to a shared subscription with No Local",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn unsubscribe_no_filters(ctx: Ctx) -> Outcome {
+    let bytes = raw_unsubscribe(&ctx, 1, &[]);
+    reject_after_connect(ctx, "UNSUBSCRIBE with no topic filter", &bytes, GENERIC).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packets only a server sends
+// ---------------------------------------------------------------------------------------------
+
+async fn client_sends_connack(ctx: Ctx) -> Outcome {
+    let p = Packet::ConnAck(ConnAck::default());
+    let bytes = RawPacket::from_packet(&p, ctx.version()).to_bytes();
+    reject_after_connect(ctx, "CONNACK from the client", &bytes, GENERIC).await
+}
+
+async fn client_sends_suback(ctx: Ctx) -> Outcome {
+    let p = Packet::SubAck(mqtt_codec::SubAck {
+        packet_id: 1,
+        reason_codes: vec![ReasonCode::GRANTED_QOS_0],
+        properties: Default::default(),
+    });
+    let bytes = RawPacket::from_packet(&p, ctx.version()).to_bytes();
+    reject_after_connect(ctx, "SUBACK from the client", &bytes, GENERIC).await
+}
+
+async fn client_sends_unsuback(ctx: Ctx) -> Outcome {
+    let p = Packet::UnsubAck(mqtt_codec::UnsubAck {
+        packet_id: 1,
+        reason_codes: if ctx.v5() {
+            vec![ReasonCode::SUCCESS]
+        } else {
+            Vec::new()
+        },
+        properties: Default::default(),
+    });
+    let bytes = RawPacket::from_packet(&p, ctx.version()).to_bytes();
+    reject_after_connect(ctx, "UNSUBACK from the client", &bytes, GENERIC).await
+}
+
+async fn client_sends_pingresp(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::from_packet(&Packet::PingResp, ctx.version()).to_bytes();
+    reject_after_connect(ctx, "PINGRESP from the client", &bytes, GENERIC).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// DISCONNECT that the server has to reject (observable through the will)
+// ---------------------------------------------------------------------------------------------
+
+async fn disconnect_trailing_byte(ctx: Ctx) -> Outcome {
+    will_after_bad_disconnect(
+        ctx,
+        "DISCONNECT with a 1-byte body (E0 01 00)",
+        &[0xE0, 0x01, 0x00],
+        None,
+    )
+    .await
+}
+
+async fn disconnect_session_expiry_after_zero(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(14, 0)
+        .u8(0x00)
+        .properties(&[RawProperty::four(PropertyId::SESSION_EXPIRY_INTERVAL, 30)])
+        .to_bytes();
+    will_after_bad_disconnect(
+        ctx,
+        "DISCONNECT 0x00 with Session Expiry Interval 30 after CONNECT had none",
+        &bytes,
+        None,
+    )
+    .await
+}
+
+async fn disconnect_misplaced_property(ctx: Ctx) -> Outcome {
+    let bytes = RawPacket::new(14, 0)
+        .u8(0x00)
+        .properties(&[RawProperty::two(PropertyId::TOPIC_ALIAS, 1)])
+        .to_bytes();
+    will_after_bad_disconnect(ctx, "DISCONNECT 0x00 with Topic Alias", &bytes, None).await
+}
+
+async fn disconnect_duplicate_property(ctx: Ctx) -> Outcome {
+    let p = RawProperty::four(PropertyId::SESSION_EXPIRY_INTERVAL, 0);
+    let bytes = RawPacket::new(14, 0)
+        .u8(0x00)
+        .properties(&[p.clone(), p])
+        .to_bytes();
+    will_after_bad_disconnect(
+        ctx,
+        "DISCONNECT 0x00 with Session Expiry Interval twice",
+        &bytes,
+        Some(10),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4.12 Enhanced authentication (5.0)
+// ---------------------------------------------------------------------------------------------
+
+/// An Authentication Method no broker knows.
+const UNKNOWN_METHOD: &str = "mqtt-conform-no-such-method";
+/// A widely implemented method, used to start an exchange when the broker offers it.
+const SCRAM: &str = "SCRAM-SHA-256";
+
+fn auth_packet(reason: u8, method: &str) -> Bytes {
+    RawPacket::new(15, 0)
+        .u8(reason)
+        .properties(&[RawProperty::bytes(
+            PropertyId::AUTHENTICATION_METHOD,
+            method.as_bytes().to_vec(),
+        )])
+        .to_bytes()
+}
+
+async fn auth_unknown_method(ctx: Ctx) -> Outcome {
+    let mut c = ctx.open("a").await?;
+    let mut p = ctx.connect_packet("a");
+    p.properties.authentication_method = Some(UNKNOWN_METHOD.into());
+    c.send(Packet::Connect(Box::new(p))).await?;
+    let expected = "CONNACK 0x8C or 0x87 (or none), then the connection closes";
+    match c.next(ctx.patience()).await? {
+        Some(Incoming::Closed) => Ok(()),
+        Some(Incoming::Packet(Packet::ConnAck(a))) => {
+            let rc = a.reason_code;
+            if rc == ReasonCode::BAD_AUTHENTICATION_METHOD || rc == ReasonCode::NOT_AUTHORIZED {
+                let seen = c.expect_close(ctx.patience()).await?;
+                if !seen.before.is_empty() || seen.disconnect.is_some() {
+                    return Err(Stop::fail(
+                        "nothing after the refusing CONNACK but the close",
+                        format!("the server sent {:?} / {:?}", seen.before, seen.disconnect),
+                    ));
+                }
+                return Ok(());
+            }
+            if rc == ReasonCode::SUCCESS {
+                let method = a.properties.authentication_method.as_deref();
+                if method == Some(UNKNOWN_METHOD) {
+                    return Err(Stop::Skip(format!(
+                        "the broker accepted the Authentication Method {UNKNOWN_METHOD}"
+                    )));
+                }
+                return Err(Stop::fail(
+                    expected,
+                    format!("CONNACK 0x00 with Authentication Method {method:?}"),
+                ));
+            }
+            Err(Stop::fail(expected, format!("CONNACK 0x{:02X}", rc.0)))
+        }
+        Some(Incoming::Packet(Packet::Auth(a))) => {
+            let method = a.properties.authentication_method.as_deref();
+            if method == Some(UNKNOWN_METHOD) {
+                Err(Stop::Skip(format!(
+                    "the broker continues an exchange with method {UNKNOWN_METHOD}"
+                )))
+            } else {
+                Err(Stop::fail_at(
+                    v5!("MQTT-4.12.0-5"),
+                    format!("any AUTH carries Authentication Method {UNKNOWN_METHOD}"),
+                    format!("AUTH with Authentication Method {method:?}"),
+                ))
+            }
+        }
+        Some(other) => Err(Stop::fail(
+            expected,
+            crate::client::describe_incoming(&other),
+        )),
+        None => Err(Stop::fail(
+            expected,
+            format!("nothing within {} ms", ctx.patience().as_millis()),
+        )),
+    }
+}
+
+async fn auth_reauth_without_method(ctx: Ctx) -> Outcome {
+    let bytes = auth_packet(0x19, SCRAM);
+    reject_after_connect(
+        ctx,
+        "AUTH 0x19 on a connection without enhanced authentication",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+async fn auth_continue_without_method(ctx: Ctx) -> Outcome {
+    let bytes = auth_packet(0x18, SCRAM);
+    reject_after_connect(
+        ctx,
+        "AUTH 0x18 on a connection without enhanced authentication",
+        &bytes,
+        GENERIC,
+    )
+    .await
+}
+
+/// Starts an enhanced authentication with SCRAM-SHA-256 (client-first message as data).
+/// Returns the client and the first answer.
+async fn start_scram(ctx: &Ctx) -> Result<(Client, Option<Incoming>), Stop> {
+    let mut c = ctx.open("a").await?;
+    let mut p = ctx.connect_packet("a");
+    let user = ctx
+        .profile()
+        .username
+        .clone()
+        .unwrap_or_else(|| "mqtt-conform".into());
+    p.username = None;
+    p.password = None;
+    p.properties.authentication_method = Some(SCRAM.into());
+    p.properties.authentication_data = Some(Bytes::from(format!(
+        "n,,n={user},r=mqttconform{}",
+        ctx.client_id("n")
+    )));
+    c.send(Packet::Connect(Box::new(p))).await?;
+    let first = c.next(ctx.patience()).await?;
+    Ok((c, first))
+}
+
+async fn auth_method_changed(ctx: Ctx) -> Outcome {
+    let (mut c, first) = start_scram(&ctx).await?;
+    match first {
+        Some(Incoming::Packet(Packet::Auth(a)))
+            if a.reason_code == ReasonCode::CONTINUE_AUTHENTICATION =>
+        {
+            let other = "mqtt-conform-other-method";
+            let what = format!("AUTH 0x18 naming {other} in a {SCRAM} exchange");
+            c.send_raw(&what, &auth_packet(0x18, other)).await?;
+            // Still before CONNACK: the server may refuse with a CONNACK error code.
+            expect_connect_rejection(&ctx, &mut c, &what, &[], &[0x81, 0x82, 0x87, 0x8C]).await
+        }
+        Some(i) => Err(Stop::Skip(format!(
+            "the broker does not continue an enhanced authentication with {SCRAM}: {}",
+            crate::client::describe_incoming(&i)
+        ))),
+        None => Err(Stop::Skip(format!(
+            "no answer to a CONNECT with Authentication Method {SCRAM}"
+        ))),
+    }
+}
+
+async fn auth_reauth_other_method(ctx: Ctx) -> Outcome {
+    // Needs a connection authenticated with enhanced authentication. Without credentials for
+    // a known method the suite gets there only if the broker accepts the CONNECT directly.
+    let (mut c, first) = start_scram(&ctx).await?;
+    match first {
+        Some(Incoming::Packet(Packet::ConnAck(a)))
+            if a.reason_code == ReasonCode::SUCCESS
+                && a.properties.authentication_method.as_deref() == Some(SCRAM) =>
+        {
+            let other = "mqtt-conform-other-method";
+            let what = format!("AUTH 0x19 naming {other} after authenticating with {SCRAM}");
+            c.send_raw(&what, &auth_packet(0x19, other)).await?;
+            expect_rejection(&ctx, &mut c, &what, GENERIC).await
+        }
+        Some(i) => Err(Stop::Skip(format!(
+            "cannot complete an enhanced authentication without credentials ({SCRAM}: {})",
+            crate::client::describe_incoming(&i)
+        ))),
+        None => Err(Stop::Skip(format!(
+            "no answer to a CONNECT with Authentication Method {SCRAM}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_prefixed() {
+        let all = tests();
+        let mut seen = BTreeSet::new();
+        for t in &all {
+            assert!(seen.insert(t.id), "duplicate id {}", t.id);
+            assert!(
+                t.id.starts_with("malformed.") || t.id.starts_with("auth."),
+                "{}",
+                t.id
+            );
+            assert!(
+                !t.v311.is_empty() || !t.v5.is_empty(),
+                "{} runs nowhere",
+                t.id
+            );
+        }
+        assert!(all.len() > 60, "{}", all.len());
+    }
+
+    #[test]
+    fn every_v5_test_names_the_error_handling_rule() {
+        // rc_fail names MQTT-4.13.1-1, which therefore has to be in every 5.0 list.
+        for t in tests() {
+            if !t.v5.is_empty() && !t.id.starts_with("auth.unknown") {
+                assert!(t.v5.contains(&HANDLING), "{}", t.id);
+            }
+        }
+    }
+
+    #[test]
+    fn raw_builders_write_the_forbidden_bytes() {
+        let ctx = Ctx::standalone(
+            std::sync::Arc::new(crate::target::TcpTarget::new("127.0.0.1:1".to_string())),
+            mqtt_codec::ProtocolVersion::V5,
+            Default::default(),
+            "t",
+        );
+        let p = raw_publish(&ctx, 0b0110, b"a", Some(1), &[], b"x");
+        assert_eq!(&p[..], &[0x36, 0x07, 0, 1, b'a', 0, 1, 0, b'x']);
+        let s = raw_subscribe(&ctx, 0, &[], &[(b"a", 3)]);
+        assert_eq!(&s[..], &[0x82, 0x07, 0, 0, 0, 0, 1, b'a', 3][..]);
+        let c = RawConnect::new(&ctx, "a").build(&ctx);
+        assert_eq!(c.first(), Some(&0x10));
+        assert_eq!(hex::encode(auth_packet(0x19, "m")), "f00619041500016d");
+    }
 }
