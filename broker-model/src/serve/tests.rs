@@ -351,3 +351,21 @@ async fn two_listeners_share_one_broker() {
     assert_eq!(read_to_close(&mut sub).await, 0);
     assert_eq!(read_to_close(&mut publisher).await, 0);
 }
+
+#[test]
+fn custom_clock_never_goes_back() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let millis = Arc::new(AtomicU64::new(5_000));
+    let source = millis.clone();
+    let shared = SharedBroker::with_clock(Config::default(), 2, move || {
+        Duration::from_millis(source.load(Ordering::SeqCst))
+    });
+    assert_eq!(shared.now(), Duration::from_secs(5));
+    millis.store(3_000, Ordering::SeqCst);
+    assert_eq!(shared.now(), Duration::from_secs(5));
+    millis.store(7_500, Ordering::SeqCst);
+    assert_eq!(shared.now(), Duration::from_millis(7_500));
+    // The core sees the same time through with_broker.
+    let seen = shared.with_broker(|_, now| now);
+    assert_eq!(seen, Duration::from_millis(7_500));
+}
