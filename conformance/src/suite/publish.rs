@@ -592,16 +592,21 @@ pub(crate) async fn drain(c: &mut Client, quiet: Duration) -> Result<Vec<Packet>
     Ok(out)
 }
 
-/// Connects `label` with Clean Start / Clean Session = `clean` and, in 5.0, a session expiry
-/// interval of 60 s, so that the session outlives the connection.
+/// Connects `label` so that its session outlives the connection. 5.0: Clean Start = `clean`
+/// and a Session Expiry Interval of 60 s. 3.1.1: Clean Session 0 (the only way to keep a
+/// session); `clean` then first removes any stored session with a clean connection.
 pub(crate) async fn connect_persistent(
     ctx: &Ctx,
     label: &str,
     clean: bool,
 ) -> Result<(Client, ConnAck), Stop> {
+    if clean && !ctx.v5() {
+        end_session(ctx, label).await;
+    }
+    let v5 = ctx.v5();
     ctx.connect_with(label, |c| {
-        c.clean_start = clean;
-        if c.protocol.is_v5() {
+        c.clean_start = clean && v5;
+        if v5 {
             c.properties.session_expiry_interval = Some(60);
         }
     })

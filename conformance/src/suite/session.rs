@@ -1,8 +1,933 @@
-//! (tests to come)
+//! Chapter 4.1 (session state), 3.1.2.4 / 3.2.2.1 (clean session / clean start and session
+//! present), 5.0 session expiry, 3.1.4 session takeover, and 4.4 (redelivery after a
+//! reconnect, in order).
 
-use crate::case::TestCase;
+use std::time::Duration;
+
+use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, PubRec, QoS, ReasonCode};
+use mqtt_spec::{v311, v5};
+
+use super::publish::{
+    ack, connect_persistent, drain, end_session, msg, payloads, precondition, publish,
+    recv_publish, send_complete, sub,
+};
+use crate::body;
+use crate::caps::Cap;
+use crate::case::{Ctx, Outcome, Stop, TestCase};
+use crate::client::{describe, Client};
 
 /// The tests of this module.
 pub fn tests() -> Vec<TestCase> {
-    Vec::new()
+    vec![
+        // ---- session present and clean start --------------------------------------------
+        TestCase::new(
+            "session.clean-start.discards-session",
+            "Clean Start / Clean Session 1 gets Session Present 0 and drops the stored session",
+            body!(clean_start_discards),
+        )
+        .v311(&[
+            v311!("MQTT-3.2.2-1"),
+            v311!("MQTT-3.1.2-6"),
+        ])
+        .v5(&[v5!("MQTT-3.2.2-2"), v5!("MQTT-3.1.2-4")])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.resume.session-present",
+            "Clean Start / Clean Session 0 with a stored session gets Session Present 1",
+            body!(resume_session_present),
+        )
+        .v311(&[v311!("MQTT-3.2.2-2"), v311!("MQTT-3.1.2-4")])
+        .v5(&[
+            v5!("MQTT-3.2.2-3"),
+            v5!("MQTT-3.1.2-23"),
+            v5!("MQTT-3.1.2-5"),
+        ])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.new.session-present-0",
+            "Clean Start / Clean Session 0 without a stored session gets Session Present 0",
+            body!(new_session_present_0),
+        )
+        .v311(&[v311!("MQTT-3.2.2-3"), v311!("MQTT-3.1.2-4")])
+        .v5(&[v5!("MQTT-3.2.2-3"), v5!("MQTT-3.1.2-6")]),
+        TestCase::new(
+            "session.resume.subscriptions-kept",
+            "A resumed session keeps its subscriptions: messages arrive without subscribing again",
+            body!(resume_subscriptions_kept),
+        )
+        .v311(&[
+            v311!("MQTT-3.1.2-4"),
+            v311!("MQTT-3.1.4-3"),
+            v311!("MQTT-4.1.0-1"),
+        ])
+        .v5(&[
+            v5!("MQTT-3.1.2-5"),
+            v5!("MQTT-3.1.4-4"),
+            v5!("MQTT-4.1.0-1"),
+        ])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.offline.queued-messages-delivered",
+            "QoS 1 and QoS 2 messages published while the client is away are delivered on its return",
+            body!(offline_queued),
+        )
+        .v311(&[v311!("MQTT-3.1.2-5"), v311!("MQTT-4.5.0-1")])
+        .v5(&[v5!("MQTT-4.5.0-1"), v5!("MQTT-3.1.2-5")])
+        .requires(&[Cap::PersistentSessions, Cap::QoS2]),
+        TestCase::new(
+            "session.client-id-keys-session",
+            "The session is found again only under the same client identifier",
+            body!(client_id_keys_session),
+        )
+        .v311(&[v311!("MQTT-3.1.3-2")])
+        .v5(&[v5!("MQTT-3.1.3-2")])
+        .requires(&[Cap::PersistentSessions]),
+        // ---- 4.4 redelivery -------------------------------------------------------------
+        TestCase::new(
+            "session.redelivery.qos1-publish-dup",
+            "An unacknowledged QoS 1 PUBLISH is resent on reconnection with DUP=1 and its original id",
+            body!(redeliver_qos1),
+        )
+        .v311(&[v311!("MQTT-4.4.0-1"), v311!("MQTT-2.3.1-4")])
+        .v5(&[
+            v5!("MQTT-4.4.0-1"),
+            v5!("MQTT-3.3.1-1"),
+            v5!("MQTT-4.3.2-3"),
+        ])
+        .requires(&[Cap::PersistentSessions, Cap::QoS1]),
+        TestCase::new(
+            "session.redelivery.qos2-publish-dup",
+            "A QoS 2 PUBLISH without PUBREC is resent on reconnection with DUP=1 and its original id",
+            body!(redeliver_qos2),
+        )
+        .v311(&[v311!("MQTT-4.4.0-1"), v311!("MQTT-2.3.1-4")])
+        .v5(&[
+            v5!("MQTT-4.4.0-1"),
+            v5!("MQTT-3.3.1-1"),
+            v5!("MQTT-4.3.3-3"),
+        ])
+        .requires(&[Cap::PersistentSessions, Cap::QoS2]),
+        TestCase::new(
+            "session.redelivery.pubrel",
+            "A PUBREL without PUBCOMP is resent on reconnection with its id, and the PUBLISH is not",
+            body!(redeliver_pubrel),
+        )
+        .v311(&[v311!("MQTT-4.4.0-1"), v311!("MQTT-4.3.3-1")])
+        .v5(&[
+            v5!("MQTT-4.4.0-1"),
+            v5!("MQTT-4.3.3-5"),
+            v5!("MQTT-4.3.3-6"),
+        ])
+        .requires(&[Cap::PersistentSessions, Cap::QoS2]),
+        TestCase::new(
+            "session.redelivery.in-order",
+            "Several unacknowledged QoS 1 PUBLISH are resent on reconnection in their original order",
+            body!(redeliver_order),
+        )
+        .v311(&[v311!("MQTT-4.6.0-6"), v311!("MQTT-4.4.0-1")])
+        .v5(&[v5!("MQTT-4.6.0-5"), v5!("MQTT-4.4.0-1")])
+        .requires(&[Cap::PersistentSessions, Cap::QoS1]),
+        TestCase::new(
+            "session.redelivery.not-on-open-connection",
+            "An unacknowledged QoS 1 PUBLISH is not resent while the connection stays open",
+            body!(no_resend_while_connected),
+        )
+        .v5(&[v5!("MQTT-4.4.0-1")])
+        .requires(&[Cap::QoS1]),
+        TestCase::new(
+            "session.redelivery.failed-puback-not-resent",
+            "A PUBLISH answered by PUBACK 0x80 counts as acknowledged and is not resent on reconnection",
+            body!(failed_ack_not_resent),
+        )
+        .v5(&[v5!("MQTT-4.4.0-2")])
+        .requires(&[Cap::PersistentSessions, Cap::QoS1]),
+        // ---- 5.0 session expiry ---------------------------------------------------------
+        TestCase::new(
+            "session.expiry.elapsed-discards",
+            "A session whose expiry interval (1 s) has passed is gone: Session Present 0, no subscription",
+            body!(expiry_elapsed),
+        )
+        .v5(&[v5!("MQTT-4.1.0-2")])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.expiry.absent-ends-with-connection",
+            "Without a Session Expiry Interval the session ends with the connection",
+            body!(expiry_absent),
+        )
+        .v5(&[v5!("MQTT-4.1.0-2")]),
+        TestCase::new(
+            "session.expiry.disconnect-shortens",
+            "A Session Expiry Interval in DISCONNECT (60 s -> 1 s) replaces the one from CONNECT",
+            body!(expiry_disconnect_shortens),
+        )
+        .v5(&[v5!("MQTT-4.1.0-2")])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.expiry.disconnect-extends",
+            "A Session Expiry Interval in DISCONNECT (1 s -> 60 s) keeps the session past the first interval",
+            body!(expiry_disconnect_extends),
+        )
+        .v5(&[v5!("MQTT-3.1.2-23")])
+        .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.expiry.disconnect-zero-to-nonzero",
+            "DISCONNECT setting a non-zero expiry after CONNECT had 0 is a protocol error; the session still ends",
+            body!(expiry_zero_to_nonzero),
+        )
+        .v5(&[v5!("MQTT-4.13.1-1"), v5!("MQTT-4.1.0-2")]),
+        // ---- takeover -------------------------------------------------------------------
+        TestCase::new(
+            "session.takeover.old-connection-closed",
+            "A second connection with the same client id makes the server close the first",
+            body!(takeover_closes_old),
+        )
+        .v311(&[v311!("MQTT-3.1.4-2")])
+        .v5(&[v5!("MQTT-3.1.4-3")]),
+        TestCase::new(
+            "session.takeover.disconnect-0x8e",
+            "The connection taken over receives DISCONNECT 0x8E (Session taken over) before the close",
+            body!(takeover_sends_0x8e),
+        )
+        .v5(&[v5!("MQTT-3.1.4-3")])
+        .should(),
+        TestCase::new(
+            "session.takeover.session-continues",
+            "A takeover with Clean Start / Clean Session 0 continues the session: Session Present 1, subscriptions kept",
+            body!(takeover_session_continues),
+        )
+        .v311(&[v311!("MQTT-3.1.4-3"), v311!("MQTT-3.2.2-2")])
+        .v5(&[v5!("MQTT-3.1.4-4"), v5!("MQTT-3.2.2-3")])
+        .requires(&[Cap::PersistentSessions]),
+    ]
+}
+
+/// Connects `label` with a session that persists and subscribes it to `topic` at `qos`.
+async fn persistent_subscriber(
+    ctx: &Ctx,
+    label: &str,
+    topic: &str,
+    qos: QoS,
+) -> Result<Client, Stop> {
+    let (mut s, _) = connect_persistent(ctx, label, true).await?;
+    sub(ctx, &mut s, topic, qos).await?;
+    Ok(s)
+}
+
+/// Reconnects `label` with Clean Start 0; inconclusive (after cleanup) unless the session was
+/// resumed (Session Present 1).
+async fn resume(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
+    let (c, a) = connect_persistent(ctx, label, false).await?;
+    if !a.session_present {
+        drop_and_end(ctx, c, label).await;
+        return Err(Stop::Inconclusive(
+            "the session was not resumed (Session Present 0)".into(),
+        ));
+    }
+    Ok(c)
+}
+
+async fn drop_and_end(ctx: &Ctx, c: Client, label: &str) {
+    c.drop_connection().await;
+    end_session(ctx, label).await;
+}
+
+/// Runs `body` and removes session `label` afterwards whatever happened.
+async fn cleaning<F>(ctx: &Ctx, labels: &[&str], body: F) -> Outcome
+where
+    F: std::future::Future<Output = Outcome>,
+{
+    let r = body.await;
+    for l in labels {
+        end_session(ctx, l).await;
+    }
+    r
+}
+
+// =====================================================================================
+// Session present and clean start.
+// =====================================================================================
+
+async fn clean_start_discards(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("cs");
+        let s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        s.disconnect().await?;
+        let (mut s, a) = ctx.connect_with("s", |c| c.clean_start = true).await?;
+        if a.session_present {
+            return Err(Stop::fail(
+                "Session Present 0 for a clean connection",
+                "Session Present 1",
+            ));
+        }
+        publish(
+            &ctx,
+            &mut ctx.connect("p").await?,
+            &t,
+            QoS::AtLeastOnce,
+            1,
+            b"m",
+        )
+        .await?;
+        let got = drain(&mut s, ctx.quiet()).await?;
+        let rule = ctx.pick(v311!("MQTT-3.1.2-6"), v5!("MQTT-3.1.2-4"));
+        if let Some(x) = got.iter().find(|x| matches!(x, Packet::Publish(_))) {
+            return Err(Stop::fail_at(
+                rule,
+                "no message: the old session's subscription is gone",
+                describe(x),
+            ));
+        }
+        s.disconnect().await?;
+        // The clean session ended with its connection: nothing to resume.
+        let (s, a) = connect_persistent(&ctx, "s", false).await?;
+        s.disconnect().await?;
+        if a.session_present {
+            return Err(Stop::fail_at(
+                rule,
+                "Session Present 0 after a clean session ended",
+                "Session Present 1",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn resume_session_present(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("sp");
+        let s = persistent_subscriber(&ctx, "s", &t, QoS::AtMostOnce).await?;
+        s.disconnect().await?;
+        let (s, a) = connect_persistent(&ctx, "s", false).await?;
+        s.disconnect().await?;
+        if !a.session_present {
+            return Err(Stop::fail(
+                "Session Present 1 when resuming a stored session",
+                "Session Present 0",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn new_session_present_0(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["fresh"], async move {
+        let ctx = c2;
+        let (s, a) = connect_persistent(&ctx, "fresh", false).await?;
+        s.disconnect().await?;
+        if a.session_present {
+            return Err(Stop::fail(
+                "Session Present 0 for a client id without a stored session",
+                "Session Present 1",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn resume_subscriptions_kept(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("kept");
+        let s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        s.disconnect().await?;
+        let mut s = resume(&ctx, "s").await?;
+        publish(
+            &ctx,
+            &mut ctx.connect("p").await?,
+            &t,
+            QoS::AtLeastOnce,
+            1,
+            b"m",
+        )
+        .await?;
+        let m = recv_publish(
+            &ctx,
+            &mut s,
+            &t,
+            "the message, on the subscription of the resumed session",
+        )
+        .await?;
+        ack(&ctx, &mut s, &m).await?;
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn offline_queued(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("queued");
+        let s = persistent_subscriber(&ctx, "s", &t, QoS::ExactlyOnce).await?;
+        s.disconnect().await?;
+        let mut p = ctx.connect("p").await?;
+        publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 1, b"q1").await?;
+        publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 2, b"q2").await?;
+        p.disconnect().await?;
+        let mut s = resume(&ctx, "s").await?;
+        let mut got = Vec::new();
+        for want in ["q1", "q2"] {
+            let m = recv_publish(
+                &ctx,
+                &mut s,
+                &t,
+                &format!("message {want} published while the client was away"),
+            )
+            .await?;
+            ack(&ctx, &mut s, &m).await?;
+            got.push(m);
+        }
+        let qos: Vec<u8> = got.iter().map(|m| m.qos.as_u8()).collect();
+        if payloads(&got) != "q1,q2" || qos != [1, 2] {
+            return Err(Stop::fail(
+                "q1 at QoS 1 then q2 at QoS 2",
+                format!("{} at QoS {:?}", payloads(&got), qos),
+            ));
+        }
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn client_id_keys_session(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s", "other"], async move {
+        let ctx = c2;
+        let t = ctx.topic("key");
+        let s = persistent_subscriber(&ctx, "s", &t, QoS::AtMostOnce).await?;
+        s.disconnect().await?;
+        let (o, a) = connect_persistent(&ctx, "other", false).await?;
+        o.disconnect().await?;
+        if a.session_present {
+            return Err(Stop::fail(
+                "Session Present 0 for another client id",
+                "Session Present 1",
+            ));
+        }
+        let (s, a) = connect_persistent(&ctx, "s", false).await?;
+        s.disconnect().await?;
+        if !a.session_present {
+            return Err(Stop::fail(
+                "Session Present 1 under the session's own client id",
+                "Session Present 0",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+// =====================================================================================
+// 4.4 redelivery.
+// =====================================================================================
+
+async fn redeliver(ctx: Ctx, qos: QoS) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("redeliver");
+        let mut s = persistent_subscriber(&ctx, "s", &t, qos).await?;
+        publish(&ctx, &mut ctx.connect("p").await?, &t, qos, 1, b"again").await?;
+        let first = precondition(
+            recv_publish(&ctx, &mut s, &t, "the message").await,
+            "the message was not delivered",
+        )?;
+        // No acknowledgement: the connection is lost.
+        s.drop_connection().await;
+        let mut s = resume(&ctx, "s").await?;
+        let again = recv_publish(
+            &ctx,
+            &mut s,
+            &t,
+            &format!(
+                "the unacknowledged PUBLISH (id {}) resent after reconnecting",
+                first.packet_id
+            ),
+        )
+        .await?;
+        let dup_rule = ctx.pick(v311!("MQTT-4.4.0-1"), v5!("MQTT-3.3.1-1"));
+        if again.packet_id != first.packet_id {
+            return Err(Stop::fail(
+                format!("the original packet id {}", first.packet_id),
+                describe(&Packet::Publish(again)),
+            ));
+        }
+        if !again.dup {
+            return Err(Stop::fail_at(
+                dup_rule,
+                "DUP=1 on the resent PUBLISH",
+                describe(&Packet::Publish(again)),
+            ));
+        }
+        if again.payload != first.payload || again.qos != first.qos {
+            return Err(Stop::fail(
+                "the same message resent",
+                describe(&Packet::Publish(again)),
+            ));
+        }
+        ack(&ctx, &mut s, &again).await?;
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn redeliver_qos1(ctx: Ctx) -> Outcome {
+    redeliver(ctx, QoS::AtLeastOnce).await
+}
+
+async fn redeliver_qos2(ctx: Ctx) -> Outcome {
+    redeliver(ctx, QoS::ExactlyOnce).await
+}
+
+async fn redeliver_pubrel(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("rel");
+        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::ExactlyOnce).await?;
+        publish(
+            &ctx,
+            &mut ctx.connect("p").await?,
+            &t,
+            QoS::ExactlyOnce,
+            1,
+            b"m",
+        )
+        .await?;
+        let m = precondition(
+            recv_publish(&ctx, &mut s, &t, "the message").await,
+            "the message was not delivered",
+        )?;
+        let id = m.packet_id;
+        s.send(Packet::PubRec(PubRec::new(id))).await?;
+        precondition(
+            s.expect(ctx.patience(), "PUBREL", |x| match x {
+                Packet::PubRel(r) if r.packet_id == id => Some(()),
+                _ => None,
+            })
+            .await,
+            "no PUBREL",
+        )?;
+        // No PUBCOMP: the connection is lost.
+        s.drop_connection().await;
+        let mut s = resume(&ctx, "s").await?;
+        let got = s
+            .expect(
+                ctx.patience(),
+                &format!("the PUBREL for id {id} resent after reconnecting"),
+                |x| match x {
+                    Packet::PubRel(_) | Packet::Publish(_) => Some(x.clone()),
+                    _ => None,
+                },
+            )
+            .await?;
+        match &got {
+            Packet::PubRel(r) if r.packet_id == id => {}
+            Packet::Publish(_) => {
+                return Err(Stop::fail_at(
+                    ctx.pick(v311!("MQTT-4.3.3-1"), v5!("MQTT-4.3.3-6")),
+                    format!("PUBREL for id {id}, never the PUBLISH again"),
+                    describe(&got),
+                ))
+            }
+            other => return Err(Stop::fail(format!("PUBREL for id {id}"), describe(other))),
+        }
+        s.send(Packet::PubComp(PubComp::new(id))).await?;
+        let rest = drain(&mut s, ctx.quiet()).await?;
+        if let Some(x) = rest.iter().find(|x| matches!(x, Packet::Publish(_))) {
+            return Err(Stop::fail_at(
+                ctx.pick(v311!("MQTT-4.3.3-1"), v5!("MQTT-4.3.3-6")),
+                "no PUBLISH again once PUBREL was sent",
+                describe(x),
+            ));
+        }
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn redeliver_order(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("reorder");
+        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        let mut p = ctx.connect("p").await?;
+        for (i, m) in ["m1", "m2", "m3"].iter().enumerate() {
+            publish(
+                &ctx,
+                &mut p,
+                &t,
+                QoS::AtLeastOnce,
+                i as u16 + 1,
+                m.as_bytes(),
+            )
+            .await?;
+        }
+        let mut first = Vec::new();
+        for _ in 0..3 {
+            first.push(precondition(
+                recv_publish(&ctx, &mut s, &t, "three messages").await,
+                "the messages were not delivered",
+            )?);
+        }
+        s.drop_connection().await;
+        let mut s = resume(&ctx, "s").await?;
+        let mut again = Vec::new();
+        for _ in 0..3 {
+            again.push(
+                recv_publish(&ctx, &mut s, &t, "the three unacknowledged messages resent")
+                    .await
+                    .map_err(|e| match e {
+                        Stop::Fail {
+                            expected, observed, ..
+                        } => Stop::fail_at(
+                            ctx.pick(v311!("MQTT-4.4.0-1"), v5!("MQTT-4.4.0-1")),
+                            expected,
+                            observed,
+                        ),
+                        other => other,
+                    })?,
+            );
+        }
+        let ids = |v: &[mqtt_codec::Publish]| v.iter().map(|m| m.packet_id).collect::<Vec<_>>();
+        if payloads(&again) != payloads(&first) || ids(&again) != ids(&first) {
+            return Err(Stop::fail(
+                format!(
+                    "messages {} with ids {:?}, in that order",
+                    payloads(&first),
+                    ids(&first)
+                ),
+                format!("{} with ids {:?}", payloads(&again), ids(&again)),
+            ));
+        }
+        for m in &again {
+            ack(&ctx, &mut s, m).await?;
+        }
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn no_resend_while_connected(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("noresend");
+    let mut s = ctx.connect("s").await?;
+    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    publish(
+        &ctx,
+        &mut ctx.connect("p").await?,
+        &t,
+        QoS::AtLeastOnce,
+        1,
+        b"m",
+    )
+    .await?;
+    let m = recv_publish(&ctx, &mut s, &t, "the message").await?;
+    // Not acknowledged; the connection stays open.
+    let quiet = ctx.quiet() * 2;
+    let rest = drain(&mut s, quiet).await?;
+    if let Some(x) = rest.iter().find(|x| matches!(x, Packet::Publish(_))) {
+        return Err(Stop::fail(
+            "no resend on the open connection (only on reconnection)",
+            describe(x),
+        ));
+    }
+    ack(&ctx, &mut s, &m).await?;
+    s.disconnect().await
+}
+
+async fn failed_ack_not_resent(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("failack");
+        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        let mut p = ctx.connect("p").await?;
+        publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 1, b"refused").await?;
+        let m = precondition(
+            recv_publish(&ctx, &mut s, &t, "the message").await,
+            "the message was not delivered",
+        )?;
+        s.send(Packet::PubAck(PubAck::with_reason(
+            m.packet_id,
+            ReasonCode::UNSPECIFIED_ERROR,
+        )))
+        .await?;
+        // A PINGREQ round trip makes sure the server has read the PUBACK.
+        s.send(Packet::PingReq).await?;
+        precondition(
+            s.expect(ctx.patience(), "PINGRESP", |x| {
+                (*x == Packet::PingResp).then_some(())
+            })
+            .await,
+            "no PINGRESP",
+        )?;
+        s.drop_connection().await;
+        let mut s = resume(&ctx, "s").await?;
+        // A marker message after the reconnection bounds the wait.
+        publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 2, b"marker").await?;
+        let next = recv_publish(&ctx, &mut s, &t, "the marker message").await;
+        let next = precondition(next, "the marker message was not delivered")?;
+        ack(&ctx, &mut s, &next).await?;
+        if &next.payload[..] == b"refused" {
+            return Err(Stop::fail(
+                "no resend of a PUBLISH answered by PUBACK 0x80",
+                describe(&Packet::Publish(next)),
+            ));
+        }
+        p.disconnect().await?;
+        s.disconnect().await
+    })
+    .await
+}
+
+// =====================================================================================
+// 5.0 session expiry.
+// =====================================================================================
+
+/// Connects `label` with Clean Start 0 (no Session Expiry Interval, so that this connection
+/// leaves no session behind) and returns Session Present.
+async fn probe_session(ctx: &Ctx, label: &str) -> Result<bool, Stop> {
+    let (c, a) = ctx
+        .connect_with(label, |c| {
+            c.clean_start = false;
+        })
+        .await?;
+    c.disconnect().await?;
+    Ok(a.session_present)
+}
+
+async fn expiry_elapsed(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("expired");
+        let (mut s, _) = ctx
+            .connect_with("s", |c| {
+                c.properties.session_expiry_interval = Some(1);
+            })
+            .await?;
+        sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+        s.disconnect().await?;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (mut s, a) = ctx
+            .connect_with("s", |c| {
+                c.clean_start = false;
+            })
+            .await?;
+        if a.session_present {
+            s.drop_connection().await;
+            return Err(Stop::fail(
+                "Session Present 0 after the 1 s session expiry interval has passed",
+                "Session Present 1",
+            ));
+        }
+        publish(
+            &ctx,
+            &mut ctx.connect("p").await?,
+            &t,
+            QoS::AtLeastOnce,
+            1,
+            b"m",
+        )
+        .await?;
+        let got = drain(&mut s, ctx.quiet()).await?;
+        if let Some(x) = got.iter().find(|x| matches!(x, Packet::Publish(_))) {
+            return Err(Stop::fail(
+                "no message: the expired session's subscription is gone",
+                describe(x),
+            ));
+        }
+        s.disconnect().await
+    })
+    .await
+}
+
+async fn expiry_absent(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let (mut s, _) = ctx.connect_with("s", |c| c.clean_start = false).await?;
+        sub(&ctx, &mut s, &ctx.topic("gone"), QoS::AtMostOnce).await?;
+        s.disconnect().await?;
+        if probe_session(&ctx, "s").await? {
+            return Err(Stop::fail(
+                "Session Present 0: without Session Expiry Interval the session ended with the connection",
+                "Session Present 1",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn disconnect_with_expiry(c: &mut Client, secs: u32) -> Outcome {
+    let mut d = Disconnect::new(ReasonCode::NORMAL_DISCONNECTION);
+    d.properties.session_expiry_interval = Some(secs);
+    c.send(Packet::Disconnect(d)).await
+}
+
+async fn expiry_disconnect_shortens(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let (mut s, _) = connect_persistent(&ctx, "s", true).await?;
+        sub(&ctx, &mut s, &ctx.topic("short"), QoS::AtMostOnce).await?;
+        disconnect_with_expiry(&mut s, 1).await?;
+        s.drop_connection().await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        if probe_session(&ctx, "s").await? {
+            return Err(Stop::fail(
+                "Session Present 0: DISCONNECT set the expiry to 1 s and 2.5 s passed",
+                "Session Present 1",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn expiry_disconnect_extends(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let (mut s, _) = ctx
+            .connect_with("s", |c| c.properties.session_expiry_interval = Some(1))
+            .await?;
+        sub(&ctx, &mut s, &ctx.topic("long"), QoS::AtMostOnce).await?;
+        disconnect_with_expiry(&mut s, 60).await?;
+        s.drop_connection().await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        if !probe_session(&ctx, "s").await? {
+            return Err(Stop::fail(
+                "Session Present 1: DISCONNECT set the expiry to 60 s",
+                "Session Present 0 after 2.5 s",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn expiry_zero_to_nonzero(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        // Clean Start 0 without a Session Expiry Interval: 0, the session ends with the
+        // connection; setting 60 in DISCONNECT is a protocol error.
+        let (mut s, _) = ctx.connect_with("s", |c| c.clean_start = false).await?;
+        sub(&ctx, &mut s, &ctx.topic("z"), QoS::AtMostOnce).await?;
+        disconnect_with_expiry(&mut s, 60).await?;
+        let seen = drain(&mut s, ctx.quiet()).await?;
+        for x in &seen {
+            if let Packet::Disconnect(d) = x {
+                if d.reason_code != ReasonCode::PROTOCOL_ERROR {
+                    return Err(Stop::fail(
+                        "DISCONNECT 0x82 (or none) for a non-zero expiry after CONNECT had none",
+                        describe(x),
+                    ));
+                }
+            }
+        }
+        s.drop_connection().await;
+        if probe_session(&ctx, "s").await? {
+            return Err(Stop::fail_at(
+                v5!("MQTT-4.1.0-2"),
+                "Session Present 0: the session expiry stayed 0",
+                "Session Present 1 (the DISCONNECT's interval was applied)",
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
+// =====================================================================================
+// Takeover.
+// =====================================================================================
+
+async fn takeover_closes_old(ctx: Ctx) -> Outcome {
+    let mut old = ctx.connect("a").await?;
+    let mut new = ctx.connect("a").await?;
+    let seen = old.expect_close(ctx.patience()).await?;
+    if let Some(rc) = seen.disconnect {
+        if rc != ReasonCode::SESSION_TAKEN_OVER {
+            return Err(Stop::fail(
+                "close, after no DISCONNECT or DISCONNECT 0x8E",
+                format!("DISCONNECT 0x{:02X}", rc.0),
+            ));
+        }
+    }
+    new.send(Packet::PingReq).await?;
+    precondition(
+        new.expect(ctx.patience(), "PINGRESP on the new connection", |x| {
+            (*x == Packet::PingResp).then_some(())
+        })
+        .await,
+        "the new connection does not work",
+    )?;
+    new.disconnect().await
+}
+
+async fn takeover_sends_0x8e(ctx: Ctx) -> Outcome {
+    let mut old = ctx.connect("a").await?;
+    let new = ctx.connect("a").await?;
+    let seen = precondition(
+        old.expect_close(ctx.patience()).await,
+        "the old connection was not closed",
+    )?;
+    new.disconnect().await?;
+    match seen.disconnect {
+        Some(rc) if rc == ReasonCode::SESSION_TAKEN_OVER => Ok(()),
+        Some(rc) => Err(Stop::fail(
+            "DISCONNECT 0x8E before the close",
+            format!("DISCONNECT 0x{:02X}", rc.0),
+        )),
+        None => Err(Stop::fail(
+            "DISCONNECT 0x8E before the close",
+            "a close without DISCONNECT",
+        )),
+    }
+}
+
+async fn takeover_session_continues(ctx: Ctx) -> Outcome {
+    let c2 = ctx.clone();
+    cleaning(&ctx, &["s"], async move {
+        let ctx = c2;
+        let t = ctx.topic("take");
+        let old = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        let (mut new, a) = connect_persistent(&ctx, "s", false).await?;
+        // The old connection is closed by the server; its fate is the other test's business.
+        old.drop_connection().await;
+        if !a.session_present {
+            new.drop_connection().await;
+            return Err(Stop::fail_at(
+                ctx.pick(v311!("MQTT-3.2.2-2"), v5!("MQTT-3.2.2-3")),
+                "Session Present 1 when taking over a connected session with Clean Start 0",
+                "Session Present 0",
+            ));
+        }
+        let mut p = ctx.connect("p").await?;
+        send_complete(&ctx, &mut p, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
+        let m = recv_publish(
+            &ctx,
+            &mut new,
+            &t,
+            "the message on the subscription made by the taken-over connection",
+        )
+        .await?;
+        ack(&ctx, &mut new, &m).await?;
+        p.disconnect().await?;
+        new.disconnect().await
+    })
+    .await
 }
