@@ -404,8 +404,16 @@ fn subscribe_tests() -> Vec<TestCase> {
             "Every SUBSCRIBE is answered by a SUBACK carrying its packet identifier",
             body!(suback_packet_id),
         )
-        .v311(&[v311!("MQTT-3.8.4-1"), v311!("MQTT-3.8.4-2")])
-        .v5(&[v5!("MQTT-3.8.4-1"), v5!("MQTT-3.8.4-2")]),
+        .v311(&[
+            v311!("MQTT-3.8.4-1"),
+            v311!("MQTT-3.8.4-2"),
+            v311!("MQTT-2.3.1-7"),
+        ])
+        .v5(&[
+            v5!("MQTT-3.8.4-1"),
+            v5!("MQTT-3.8.4-2"),
+            v5!("MQTT-2.2.1-6"),
+        ]),
         TestCase::new(
             "subscribe.suback.one-code-per-filter-in-order",
             "A SUBACK holds one return code per filter, in the order of the filters, each the granted QoS (at most the requested) or a failure",
@@ -894,8 +902,13 @@ fn unsubscribe_tests() -> Vec<TestCase> {
             "Every UNSUBSCRIBE is answered by an UNSUBACK carrying its packet identifier",
             body!(unsuback_packet_id),
         )
-        .v311(&[v311!("MQTT-3.10.4-4")])
-        .v5(&[v5!("MQTT-3.10.4-4"), v5!("MQTT-3.10.4-5"), v5!("MQTT-3.11.3-2")]),
+        .v311(&[v311!("MQTT-3.10.4-4"), v311!("MQTT-2.3.1-7")])
+        .v5(&[
+            v5!("MQTT-3.10.4-4"),
+            v5!("MQTT-3.10.4-5"),
+            v5!("MQTT-3.11.3-2"),
+            v5!("MQTT-2.2.1-6"),
+        ]),
         TestCase::new(
             "unsubscribe.unsuback.when-nothing-matched",
             "UNSUBACK is sent, with the packet identifier, even when no subscription matched",
@@ -1343,6 +1356,19 @@ fn topic_tests() -> Vec<TestCase> {
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
         TestCase::new(
+            "topics.byte-order-mark-kept",
+            "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching",
+            body!(bom_kept),
+        )
+        .v311(&[v311!("MQTT-1.5.3-3"), v311!("MQTT-3.3.2-3")])
+        .v5(&[v5!("MQTT-1.5.4-3"), v5!("MQTT-3.3.2-3")]),
+        TestCase::new(
+            "topics.longest-topic",
+            "A topic filter and name of 65535 bytes, the longest encodable, match and are forwarded intact",
+            body!(longest_topic),
+        )
+        .v5(&[v5!("MQTT-4.7.3-3")]),
+        TestCase::new(
             "topics.empty-levels-are-distinct",
             "Empty levels and leading or trailing '/' make distinct topics",
             body!(empty_levels),
@@ -1522,6 +1548,47 @@ async fn empty_levels(ctx: Ctx) -> Outcome {
         &format!("{p}/"),
     ]);
     matching(&ctx, &[f1, f2], &yes, &no).await
+}
+
+async fn bom_kept(ctx: Ctx) -> Outcome {
+    let p = ctx.topic("w");
+    let inner = format!("{p}/\u{feff}bom");
+    let lead = format!("\u{feff}{p}/lead");
+    let yes = vec![inner.clone(), lead.clone()];
+    let no = strings(&[&format!("{p}/bom"), &format!("{p}/lead")]);
+    matching(&ctx, &[inner, lead], &yes, &no).await
+}
+
+async fn longest_topic(ctx: Ctx) -> Outcome {
+    if ctx.caps().maximum_packet_size.is_some_and(|m| m < 140_000) {
+        return Err(Stop::Skip(
+            "the broker's Maximum Packet Size is below a 65535-byte topic in SUBSCRIBE and PUBLISH"
+                .into(),
+        ));
+    }
+    let p = ctx.topic("long/");
+    let t = format!("{p}{}", "x".repeat(65535usize.saturating_sub(p.len())));
+    let mut c = ctx.connect("a").await?;
+    subscribe1(&mut c, &ctx, 1, &t, 0).await?;
+    publish(
+        &mut c,
+        &ctx,
+        message(&t, b"long", capped(&ctx, 1), false),
+        2,
+    )
+    .await?;
+    let got = collect(&mut c, &ctx).await?;
+    match got.as_slice() {
+        [m] if *m.topic == *t => Ok(()),
+        _ => Err(Stop::fail(
+            "the message on the 65535-byte topic, with its full topic name",
+            format!(
+                "{} messages, topic lengths {:?}",
+                got.len(),
+                got.iter().map(|m| m.topic.len()).collect::<Vec<_>>()
+            ),
+        )),
+    }
 }
 
 async fn dollar_topics(ctx: Ctx) -> Outcome {
@@ -2368,6 +2435,27 @@ fn shared_tests() -> Vec<TestCase> {
         .v5(&[v5!("MQTT-4.8.2-3")])
         .requires(&[Cap::SharedSubscriptions, Cap::QoS1]),
         TestCase::new(
+            "shared.rejected-message-not-redistributed",
+            "A message a member refuses with PUBACK 0x80 is dropped, not offered to another member",
+            body!(shared_reject_dropped),
+        )
+        .v5(&[v5!("MQTT-4.8.2-6")])
+        .requires(&[Cap::SharedSubscriptions, Cap::QoS1]),
+        TestCase::new(
+            "shared.qos2-completed-to-same-member",
+            "A QoS 2 shared message cut off by a lost connection is completed to the same member when it resumes its session",
+            body!(shared_qos2_resume),
+        )
+        .v5(&[v5!("MQTT-4.8.2-4")])
+        .requires(&[Cap::SharedSubscriptions, Cap::QoS2, Cap::PersistentSessions]),
+        TestCase::new(
+            "shared.qos2-not-redirected-after-session-end",
+            "A QoS 2 shared message whose member's session ended is not sent to another member",
+            body!(shared_qos2_session_end),
+        )
+        .v5(&[v5!("MQTT-4.8.2-5")])
+        .requires(&[Cap::SharedSubscriptions, Cap::QoS2]),
+        TestCase::new(
             "shared.filter-syntax-and-no-retained",
             "A $share/{name}/{filter} subscription matches on {filter} and gets no retained message when made",
             body!(shared_no_retained),
@@ -2471,4 +2559,198 @@ async fn shared_no_retained(ctx: Ctx) -> Outcome {
             obs,
         )),
     }
+}
+
+/// The first PUBLISH on `topic` that reaches either client, unacknowledged: `(0, m)` for `a`,
+/// `(1, m)` for `b`; `None` when none comes within `within`.
+async fn first_delivery(
+    a: &mut Client,
+    b: &mut Client,
+    topic: &str,
+    within: Duration,
+) -> Result<Option<(usize, Publish)>, Stop> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let (who, got) = tokio::select! {
+            biased;
+            r = a.next(left) => (0usize, r?),
+            r = b.next(left) => (1usize, r?),
+        };
+        match got {
+            Some(Incoming::Packet(Packet::Publish(m))) if *m.topic == *topic => {
+                return Ok(Some((who, m)))
+            }
+            Some(Incoming::Packet(_)) => {}
+            Some(other) => {
+                return Err(Stop::Inconclusive(format!(
+                    "member {} lost its connection: {}",
+                    if who == 0 { "a" } else { "b" },
+                    crate::client::describe_incoming(&other)
+                )))
+            }
+            None => return Ok(None),
+        }
+    }
+}
+
+async fn shared_reject_dropped(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("shx");
+    let f = format!("$share/g/{t}");
+    let mut a = ctx.connect("a").await?;
+    let mut b = ctx.connect("b").await?;
+    subscribe1(&mut a, &ctx, 1, &f, 1).await?;
+    subscribe1(&mut b, &ctx, 1, &f, 1).await?;
+    let mut p = ctx.connect("p").await?;
+    publish(&mut p, &ctx, message(&t, b"refused", 1, false), 1).await?;
+    let Some((who, m)) = first_delivery(&mut a, &mut b, &t, ctx.patience()).await? else {
+        return Err(Stop::Inconclusive(
+            "the message reached no member of the shared subscription".into(),
+        ));
+    };
+    if m.qos != QoS::AtLeastOnce {
+        return Err(Stop::Inconclusive(format!("delivered at QoS {}", m.qos)));
+    }
+    let (first, other) = if who == 0 {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    first
+        .send(Packet::PubAck(PubAck::with_reason(
+            m.packet_id,
+            ReasonCode::UNSPECIFIED_ERROR,
+        )))
+        .await?;
+    let got = collect_on(other, &ctx, &t).await?;
+    if !got.is_empty() {
+        return Err(Stop::fail(
+            "the refused message dropped, not sent to the other member",
+            list(&got),
+        ));
+    }
+    let again = collect_on(first, &ctx, &t).await?;
+    if !again.is_empty() {
+        return Err(Stop::fail(
+            "the refused message dropped, not sent again",
+            list(&again),
+        ));
+    }
+    Ok(())
+}
+
+/// Connects `label` with Clean Start 0 and the given Session Expiry Interval; returns the
+/// client and Session Present.
+async fn connect_session(ctx: &Ctx, label: &str, expiry: u32) -> Result<(Client, bool), Stop> {
+    let (c, ack) = ctx
+        .connect_with(label, |p| {
+            p.clean_start = false;
+            p.properties.session_expiry_interval = Some(expiry);
+        })
+        .await?;
+    Ok((c, ack.session_present))
+}
+
+/// Ends the session of `label` (Clean Start 1, Session Expiry 0).
+async fn end_session(ctx: &Ctx, label: &str) {
+    if let Ok(c) = ctx.connect(label).await {
+        let _ = c.disconnect().await;
+    }
+}
+
+async fn shared_qos2_resume(ctx: Ctx) -> Outcome {
+    end_session(&ctx, "a").await;
+    end_session(&ctx, "b").await;
+    let out = shared_qos2_resume_inner(&ctx).await;
+    end_session(&ctx, "a").await;
+    end_session(&ctx, "b").await;
+    out
+}
+
+async fn shared_qos2_resume_inner(ctx: &Ctx) -> Outcome {
+    let t = ctx.topic("sh2");
+    let f = format!("$share/g/{t}");
+    let (mut a, _) = connect_session(ctx, "a", 60).await?;
+    let (mut b, _) = connect_session(ctx, "b", 60).await?;
+    subscribe1(&mut a, ctx, 1, &f, 2).await?;
+    subscribe1(&mut b, ctx, 1, &f, 2).await?;
+    let mut p = ctx.connect("p").await?;
+    publish(&mut p, ctx, message(&t, b"q2", 2, false), 1).await?;
+    let Some((who, m)) = first_delivery(&mut a, &mut b, &t, ctx.patience()).await? else {
+        return Err(Stop::Inconclusive(
+            "the message reached no member of the shared subscription".into(),
+        ));
+    };
+    if m.qos != QoS::ExactlyOnce {
+        return Err(Stop::Inconclusive(format!("delivered at QoS {}", m.qos)));
+    }
+    let label = if who == 0 { "a" } else { "b" };
+    // The chosen member loses its connection without acknowledging.
+    let (first, mut other) = if who == 0 { (a, b) } else { (b, a) };
+    first.drop_connection().await;
+    let (mut back, present) = connect_session(ctx, label, 60).await?;
+    if !present {
+        return Err(Stop::Inconclusive(format!(
+            "the session of member {label} was not kept (Session Present 0)"
+        )));
+    }
+    let id = m.packet_id;
+    match wait_pub(&mut back, ctx, ctx.patience(), |x| *x.topic == *t).await? {
+        Ok(x) if x.payload == m.payload => {}
+        Ok(x) => {
+            return Err(Stop::fail(
+                format!("the interrupted QoS 2 message (id {id}) sent again"),
+                list(&[x]),
+            ))
+        }
+        Err(obs) => {
+            return Err(Stop::fail(
+                format!(
+                "the interrupted QoS 2 message (id {id}) sent again to member {label} on reconnect"
+            ),
+                obs,
+            ))
+        }
+    }
+    let dup = collect_on(&mut other, ctx, &t).await?;
+    if !dup.is_empty() {
+        return Err(Stop::fail(
+            "the message completed to the member that first got it, and to no other",
+            list(&dup),
+        ));
+    }
+    Ok(())
+}
+
+async fn shared_qos2_session_end(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("sh3");
+    let f = format!("$share/g/{t}");
+    // Clean Start 1 and no Session Expiry: each session ends with its connection.
+    let mut a = ctx.connect("a").await?;
+    let mut b = ctx.connect("b").await?;
+    subscribe1(&mut a, &ctx, 1, &f, 2).await?;
+    subscribe1(&mut b, &ctx, 1, &f, 2).await?;
+    let mut p = ctx.connect("p").await?;
+    publish(&mut p, &ctx, message(&t, b"q2", 2, false), 1).await?;
+    let Some((who, m)) = first_delivery(&mut a, &mut b, &t, ctx.patience()).await? else {
+        return Err(Stop::Inconclusive(
+            "the message reached no member of the shared subscription".into(),
+        ));
+    };
+    if m.qos != QoS::ExactlyOnce {
+        return Err(Stop::Inconclusive(format!("delivered at QoS {}", m.qos)));
+    }
+    let (first, mut other) = if who == 0 { (a, b) } else { (b, a) };
+    first.drop_connection().await;
+    let got = collect_on(&mut other, &ctx, &t).await?;
+    if !got.is_empty() {
+        return Err(Stop::fail(
+            "the QoS 2 message of the ended session not sent to the other member",
+            list(&got),
+        ));
+    }
+    Ok(())
 }
