@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     // The broker logs its connections by default; elsewhere the embedded broker stays quiet.
     let default_log = match cli.command {
@@ -52,4 +53,22 @@ fn main() -> ExitCode {
         Some(Command::Decode(args)) => cmd::decode::run(args),
         Some(Command::Probe(args)) => cmd::probe::run(args),
     }
+}
+
+/// `mqtt-conform spec | head` must end quietly: printing to a closed pipe ends the program
+/// with exit code 0 instead of a panic message.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
 }

@@ -54,6 +54,8 @@
 use bytes::{Bytes, BytesMut};
 
 pub mod error;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod packet;
 pub mod property;
 pub mod raw;

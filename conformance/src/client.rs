@@ -134,11 +134,26 @@ impl Client {
         &self.label
     }
 
-    fn trace_out(&self, what: &str, bytes: &[u8]) {
+    fn fields(&self, p: Option<&Packet>) -> serde_json::Value {
+        let mut v = match p {
+            Some(p) => mqtt_codec::json::to_json(p, self.version),
+            None => json!({}),
+        };
+        if let Some(m) = v.as_object_mut() {
+            m.insert("client".into(), json!(self.label));
+        }
+        v
+    }
+
+    fn trace_out(&self, what: &str, p: Option<&Packet>, bytes: &[u8]) {
+        let name = match p {
+            Some(p) => p.packet_type().name().to_string(),
+            None => format!("raw: {what}"),
+        };
         self.ctx.record(TraceEntry::out(
             self.ctx.elapsed_ms(),
-            what.to_string(),
-            json!({ "client": self.label }),
+            name,
+            self.fields(p),
             hex::encode(bytes),
         ));
     }
@@ -147,7 +162,7 @@ impl Client {
         self.ctx.record(TraceEntry::incoming(
             self.ctx.elapsed_ms(),
             p.packet_type().name().to_string(),
-            json!({ "client": self.label, "packet": describe(p) }),
+            self.fields(Some(p)),
             hex::encode(raw),
         ));
     }
@@ -167,16 +182,17 @@ impl Client {
         let bytes = p.to_bytes(self.version).map_err(|e| {
             Stop::Error(format!("the suite built an invalid {}: {e}", describe(&p)))
         })?;
+        self.trace_out(&describe(&p), Some(&p), &bytes);
         self.write(&describe(&p), &bytes).await
     }
 
     /// Sends bytes as they are. `what` describes them in the trace.
     pub async fn send_raw(&mut self, what: &str, bytes: &[u8]) -> Result<(), Stop> {
+        self.trace_out(what, None, bytes);
         self.write(what, bytes).await
     }
 
     async fn write(&mut self, what: &str, bytes: &[u8]) -> Result<(), Stop> {
-        self.trace_out(what, bytes);
         let Some(s) = self.stream.as_mut() else {
             self.trace_event("write-after-close", what.to_string());
             return Ok(());

@@ -12,6 +12,8 @@
 pub mod caps;
 pub mod case;
 pub mod client;
+pub mod coverage;
+pub mod embedded;
 pub mod mutate;
 pub mod probe;
 pub mod profile;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use mqtt_reports::{Results, TestResult};
 
+use crate::embedded::EmbeddedTarget;
 use crate::probe::{probe, ProbeError, ProbeReport};
 use crate::runner::{plan, results, run_planned, PlanError, RunOptions};
 use crate::suite;
@@ -89,10 +90,26 @@ pub fn run_blocking(
             let target: Arc<dyn Target> = Arc::new(TcpTarget::new(addr.clone()));
             rt.block_on(run_against(target, opts, progress))
         }
-        TargetSpec::Embedded => Err(RunError::Unsupported(
-            "the embedded target is not available yet".into(),
-        )),
+        TargetSpec::Embedded => {
+            let rt = embedded_runtime()?;
+            rt.block_on(async {
+                let (target, handle) =
+                    EmbeddedTarget::start(mqtt_broker_model::Config::default(), 1, true);
+                let r = run_against(Arc::new(target), opts, progress).await;
+                handle.stop().await;
+                r
+            })
+        }
     }
+}
+
+/// A single-threaded runtime with paused (virtual) time, for the embedded broker.
+pub fn embedded_runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(RunError::Runtime)
 }
 
 /// Probes `spec`, creating the runtime it needs.
@@ -109,8 +126,15 @@ pub fn probe_blocking(
             let target: Arc<dyn Target> = Arc::new(TcpTarget::new(addr.clone()));
             Ok(rt.block_on(probe(target, profile))?)
         }
-        TargetSpec::Embedded => Err(RunError::Unsupported(
-            "the embedded target is not available yet".into(),
-        )),
+        TargetSpec::Embedded => {
+            let rt = embedded_runtime()?;
+            rt.block_on(async {
+                let (target, handle) =
+                    EmbeddedTarget::start(mqtt_broker_model::Config::default(), 1, true);
+                let r = probe(Arc::new(target), profile).await;
+                handle.stop().await;
+                Ok(r?)
+            })
+        }
     }
 }

@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use mqtt_conformance::coverage::{tests_by_statement, uncovered};
 use mqtt_spec::{catalogue, Level, Protocol, Statement};
 
 /// Arguments of `mqtt-conform spec`.
@@ -21,7 +22,8 @@ pub struct SpecArgs {
     /// `retain`); repeat to require several tags.
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
-    /// Only statements that no conformance test checks.
+    /// Only statements that no conformance test checks, each with the reason (client-only,
+    /// internal-only, not observable, or no test yet).
     #[arg(long)]
     pub uncovered: bool,
 }
@@ -90,11 +92,10 @@ fn observable_name(observable: mqtt_spec::Observable) -> &'static str {
 
 /// Runs `mqtt-conform spec`.
 pub fn run(args: SpecArgs) -> ExitCode {
-    if args.uncovered {
-        // The conformance suite will provide the coverage; the flag is reserved until then.
-        return super::usage_error("coverage is not available yet");
-    }
     let protocols = args.protocol.unwrap_or(Protocols::All).list();
+    if args.uncovered {
+        return run_uncovered(&protocols, args.json);
+    }
     for tag in &args.tag {
         let known = protocols
             .iter()
@@ -138,12 +139,65 @@ fn write_json(
     out: &mut impl Write,
     selected: &[(Protocol, Vec<&'static Statement>)],
 ) -> std::io::Result<()> {
-    let all: Vec<&Statement> = selected
-        .iter()
-        .flat_map(|(_, list)| list.iter().copied())
-        .collect();
+    let cases = mqtt_conformance::suite::all();
+    let mut all = Vec::new();
+    for (p, list) in selected {
+        let tests = tests_by_statement(&cases, *p);
+        for s in list {
+            let mut v = serde_json::to_value(s).map_err(std::io::Error::other)?;
+            if let Some(m) = v.as_object_mut() {
+                let t = tests.get(&s.id).cloned().unwrap_or_default();
+                m.insert("tests".into(), serde_json::json!(t));
+            }
+            all.push(v);
+        }
+    }
     serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::other)?;
     writeln!(out)
+}
+
+/// `--uncovered`: the statements no conformance test checks, each with the reason.
+fn run_uncovered(protocols: &[Protocol], json: bool) -> ExitCode {
+    let cases = mqtt_conformance::suite::all();
+    let mut text = String::new();
+    let mut list = Vec::new();
+    for p in protocols {
+        let gaps = uncovered(&cases, *p);
+        text.push_str(&format!(
+            "MQTT {p}: {} of {} statements have no test\n",
+            gaps.len(),
+            catalogue(*p).len()
+        ));
+        for (s, gap) in gaps {
+            text.push_str(&format!(
+                "  {:<16} {:<10} {}\n",
+                s.id,
+                s.section,
+                gap.reason()
+            ));
+            list.push(serde_json::json!({
+                "protocol": p.to_string(),
+                "id": s.id,
+                "section": s.section,
+                "summary": s.summary,
+                "reason": gap.reason(),
+                "missing_test": gap.is_missing_test(),
+            }));
+        }
+    }
+    let out = if json {
+        serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+    } else {
+        text
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write the output: {err}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// The terminal width from `COLUMNS`, or a common default.
@@ -182,8 +236,22 @@ fn write_table(
     selected: &[(Protocol, Vec<&'static Statement>)],
     width: Option<usize>,
 ) -> std::io::Result<()> {
-    const HEADERS: [&str; 6] = ["ID", "SECTION", "LEVEL", "ACTOR", "OBSERVABLE", "SUMMARY"];
+    const HEADERS: [&str; 7] = [
+        "ID",
+        "SECTION",
+        "LEVEL",
+        "ACTOR",
+        "OBSERVABLE",
+        "TESTS",
+        "SUMMARY",
+    ];
+    let cases = mqtt_conformance::suite::all();
     for (index, (protocol, list)) in selected.iter().enumerate() {
+        let tests = tests_by_statement(&cases, *protocol);
+        let counts: Vec<String> = list
+            .iter()
+            .map(|s| tests.get(&s.id).map_or(0, Vec::len).to_string())
+            .collect();
         if index > 0 {
             writeln!(out)?;
         }
@@ -192,19 +260,21 @@ fn write_table(
         if list.is_empty() {
             continue;
         }
-        let rows: Vec<[&str; 5]> = list
+        let rows: Vec<[&str; 6]> = list
             .iter()
-            .map(|s| {
+            .zip(&counts)
+            .map(|(s, n)| {
                 [
                     s.id.as_str(),
                     s.section.as_str(),
                     level_name(s.level),
                     actor_name(s.actor),
                     observable_name(s.observable),
+                    n.as_str(),
                 ]
             })
             .collect();
-        let mut widths = [0usize; 5];
+        let mut widths = [0usize; 6];
         for (i, w) in widths.iter_mut().enumerate() {
             *w = rows
                 .iter()
@@ -215,7 +285,7 @@ fn write_table(
         }
         let fixed: usize = widths.iter().map(|w| w + 2).sum();
         let summary_width = width.map(|w| w.saturating_sub(fixed).max(20));
-        let write_row = |out: &mut dyn Write, cells: [&str; 5], summary: &str| {
+        let write_row = |out: &mut dyn Write, cells: [&str; 6], summary: &str| {
             for (cell, w) in cells.iter().zip(widths) {
                 write!(out, "{cell:<w$}  ")?;
             }
@@ -230,8 +300,8 @@ fn write_table(
             }
             Ok(())
         };
-        let [h0, h1, h2, h3, h4, h5] = HEADERS;
-        write_row(out, [h0, h1, h2, h3, h4], h5)?;
+        let [h0, h1, h2, h3, h4, h5, h6] = HEADERS;
+        write_row(out, [h0, h1, h2, h3, h4, h5], h6)?;
         for (row, s) in rows.iter().zip(list) {
             write_row(out, *row, &s.summary)?;
         }

@@ -1,0 +1,95 @@
+//! The embedded target: the reference broker in-process, over in-memory pipes.
+//!
+//! Run inside a tokio runtime with paused time (`start_paused`), every wait of the suite and
+//! every timer of the broker is virtual: keep alive, expiry and will delay cost nothing.
+
+use std::io;
+
+use mqtt_broker_model::serve::{memory_pair, serve, MemoryConnector, SharedBroker};
+use mqtt_broker_model::Config;
+use tokio::sync::oneshot;
+
+use crate::target::{BoxFuture, BoxStream, Target};
+
+/// The reference broker as a target.
+pub struct EmbeddedTarget {
+    connector: MemoryConnector,
+    shared: SharedBroker,
+    virtual_time: bool,
+}
+
+/// Stops the embedded broker when dropped.
+pub struct EmbeddedHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl EmbeddedHandle {
+    /// Stops the broker and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for EmbeddedHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl EmbeddedTarget {
+    /// Starts a reference broker with `config` and `seed` in the current runtime.
+    /// `virtual_time` says whether that runtime's clock is paused.
+    pub fn start(
+        config: Config,
+        seed: u64,
+        virtual_time: bool,
+    ) -> (EmbeddedTarget, EmbeddedHandle) {
+        let (listener, connector) = memory_pair();
+        let shared = SharedBroker::new(config, seed);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, shared.clone(), async move {
+            let _ = stopped.await;
+        }));
+        (
+            EmbeddedTarget {
+                connector,
+                shared,
+                virtual_time,
+            },
+            EmbeddedHandle {
+                stop: Some(stop),
+                task: Some(task),
+            },
+        )
+    }
+
+    /// The broker behind the target (for tests that inspect or restart it).
+    pub fn broker(&self) -> &SharedBroker {
+        &self.shared
+    }
+}
+
+impl Target for EmbeddedTarget {
+    fn describe(&self) -> String {
+        "embedded".into()
+    }
+
+    fn connect(&self) -> BoxFuture<'_, io::Result<BoxStream>> {
+        Box::pin(async move {
+            let s = self.connector.connect().await?;
+            Ok(Box::new(s) as BoxStream)
+        })
+    }
+
+    fn virtual_time(&self) -> bool {
+        self.virtual_time
+    }
+}
