@@ -395,6 +395,13 @@ pub fn tests() -> Vec<TestCase> {
         .v5(&[v5!("MQTT-3.6.2-2"), v5!("MQTT-3.6.2-3")])
         .requires(&[Cap::QoS2]),
         TestCase::new(
+            "publish.request-problem-information.acks-bare",
+            "With Request Problem Information 0, PUBACK, PUBREC and PUBCOMP carry no Reason String or User Property",
+            body!(rpi_acks_bare),
+        )
+        .v5(&[v5!("MQTT-3.1.2-29")])
+        .requires(&[Cap::QoS2]),
+        TestCase::new(
             "publish.maximum-packet-size.client-exceeds",
             "A packet larger than the server's Maximum Packet Size makes the server disconnect (0x95)",
             body!(mps_client_exceeds),
@@ -2360,4 +2367,59 @@ async fn mps_client_exceeds(ctx: Ctx) -> Outcome {
         ));
     }
     Ok(())
+}
+
+// =====================================================================================
+// Request Problem Information.
+// =====================================================================================
+
+async fn rpi_acks_bare(ctx: Ctx) -> Outcome {
+    let (mut c, _) = ctx
+        .connect_with("a", |c| {
+            c.properties.request_problem_information = Some(false)
+        })
+        .await?;
+    let t = ctx.topic("nobody/here");
+    // Answers that often carry a reason string: 0x10 No matching subscribers, and PUBCOMP
+    // 0x92 for a PUBREL with an unknown id.
+    c.send(Packet::Publish(msg(&t, QoS::AtLeastOnce, 1, b"x")))
+        .await?;
+    c.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 2, b"x")))
+        .await?;
+    c.send(Packet::PubRel(PubRel::new(2))).await?;
+    c.send(Packet::PubRel(PubRel::new(0x7777))).await?;
+    c.send(Packet::PingReq).await?;
+    let mut seen = Vec::new();
+    loop {
+        let p = precondition(
+            c.recv(ctx.patience(), "PUBACK, PUBREC, PUBCOMPs and PINGRESP")
+                .await,
+            "the exchange did not complete",
+        )?;
+        if p == Packet::PingResp {
+            break;
+        }
+        seen.push(p);
+    }
+    for p in &seen {
+        let props = match p {
+            Packet::PubAck(a) => &a.properties,
+            Packet::PubRec(a) => &a.properties,
+            Packet::PubRel(a) => &a.properties,
+            Packet::PubComp(a) => &a.properties,
+            _ => continue,
+        };
+        if props.reason_string.is_some() || !props.user_properties.is_empty() {
+            return Err(Stop::fail(
+                "no Reason String or User Property (Request Problem Information 0)",
+                format!(
+                    "{} with Reason String {:?} and {} User Properties",
+                    describe(p),
+                    props.reason_string.as_deref(),
+                    props.user_properties.len()
+                ),
+            ));
+        }
+    }
+    c.disconnect().await
 }

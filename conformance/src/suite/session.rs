@@ -82,6 +82,14 @@ pub fn tests() -> Vec<TestCase> {
         .v311(&[v311!("MQTT-3.1.3-2")])
         .v5(&[v5!("MQTT-3.1.3-2")])
         .requires(&[Cap::PersistentSessions]),
+        TestCase::new(
+            "session.state.kept-while-connected",
+            "While the connection stays open the session keeps its subscription and an unfinished QoS 2 delivery",
+            body!(state_kept_while_connected),
+        )
+        .v311(&[v311!("MQTT-4.1.0-2"), v311!("MQTT-4.1.0-1")])
+        .v5(&[v5!("MQTT-4.1.0-1")])
+        .requires(&[Cap::QoS2]),
         // ---- 4.4 redelivery -------------------------------------------------------------
         TestCase::new(
             "session.redelivery.qos1-publish-dup",
@@ -424,6 +432,40 @@ async fn client_id_keys_session(ctx: Ctx) -> Outcome {
         Ok(())
     })
     .await
+}
+
+async fn state_kept_while_connected(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("alive");
+    let mut s = ctx.connect("s").await?;
+    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
+    let mut p = ctx.connect("p").await?;
+    publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 1, b"first").await?;
+    let m = recv_publish(&ctx, &mut s, &t, "the first message").await?;
+    let id = m.packet_id;
+    s.send(Packet::PubRec(PubRec::new(id))).await?;
+    s.expect(ctx.patience(), "PUBREL", |x| match x {
+        Packet::PubRel(r) if r.packet_id == id => Some(()),
+        _ => None,
+    })
+    .await?;
+    // Idle for a while with the QoS 2 delivery unfinished (protocol time, not a wait for an
+    // event); the session state must still be there.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.send(Packet::PubComp(PubComp::new(id))).await?;
+    publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 2, b"second").await?;
+    let m2 = recv_publish(
+        &ctx,
+        &mut s,
+        &t,
+        "the second message on the same subscription",
+    )
+    .await?;
+    if &m2.payload[..] != b"second" {
+        return Err(Stop::fail("message second", describe(&Packet::Publish(m2))));
+    }
+    ack(&ctx, &mut s, &m2).await?;
+    p.disconnect().await?;
+    s.disconnect().await
 }
 
 // =====================================================================================
