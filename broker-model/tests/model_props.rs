@@ -212,11 +212,9 @@ impl Sim {
                 return;
             };
             match p {
-                Packet::ConnAck(a) => {
-                    if !a.session_present {
-                        c.awaiting_pubrel.clear();
-                        c.pending.clear();
-                    }
+                Packet::ConnAck(a) if !a.session_present => {
+                    c.awaiting_pubrel.clear();
+                    c.pending.clear();
                 }
                 Packet::Publish(p) => {
                     let id = msg_id(&p.payload);
@@ -343,14 +341,15 @@ impl Sim {
                 self.drain();
             }
             Action::Garbage { client, ref bytes } => {
-                if let Some(conn) = self.clients[client].conn {
-                    self.broker.handle_bytes(self.now, conn, bytes);
-                    self.drain();
-                } else {
-                    let conn = self.broker.accept(self.now, "garbage");
-                    self.broker.handle_bytes(self.now, conn, bytes);
-                    self.drain();
-                }
+                // Garbage on a client's stream, then that stream is gone (the client cannot
+                // resynchronise); or garbage on a connection of its own.
+                let conn = match self.clients[client].conn.take() {
+                    Some(conn) => conn,
+                    None => self.broker.accept(self.now, "garbage"),
+                };
+                self.broker.handle_bytes(self.now, conn, bytes);
+                self.broker.handle_closed(self.now, conn);
+                self.drain();
             }
         }
     }
@@ -374,6 +373,7 @@ impl Sim {
     }
 }
 
+/// The id carried in a payload (0 for the empty payloads that delete retained messages).
 fn msg_id(payload: &[u8]) -> u32 {
     match payload {
         [a, b, c, d] => u32::from_be_bytes([*a, *b, *c, *d]),
@@ -414,7 +414,7 @@ proptest! {
         for c in &sim.clients {
             let mut seen = BTreeSet::new();
             for (id, qos, retain) in &c.delivered {
-                if *qos == QoS::ExactlyOnce && !*retain {
+                if *qos == QoS::ExactlyOnce && !*retain && *id != 0 {
                     prop_assert!(seen.insert(*id), "QoS 2 message {} delivered twice", id);
                 }
             }
