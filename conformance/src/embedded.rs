@@ -93,3 +93,50 @@ impl Target for EmbeddedTarget {
         self.virtual_time
     }
 }
+
+/// One configuration of the embedded reference broker, with the profile the suite needs for it.
+pub struct EmbeddedConfig {
+    /// Short name (`full`, `restricted`).
+    pub name: &'static str,
+    /// The broker configuration.
+    pub config: Config,
+    /// Credentials and capabilities the suite uses with it.
+    pub profile: crate::Profile,
+}
+
+/// The configurations the embedded target runs: the full-featured broker, and a restricted
+/// one (authentication required, optional features off, small limits) so that the tests of
+/// what a broker must do when it lacks a feature run too.
+pub fn configurations() -> Vec<EmbeddedConfig> {
+    let full = EmbeddedConfig {
+        name: "full",
+        config: Config::default(),
+        profile: crate::Profile::default(),
+    };
+    let mut c = Config {
+        allow_anonymous: false,
+        retain_available: false,
+        wildcard_subscriptions: false,
+        subscription_identifiers: false,
+        shared_subscriptions: false,
+        maximum_qos: 1,
+        receive_maximum: 5,
+        maximum_packet_size: Some(4096),
+        topic_alias_maximum: 0,
+        server_keep_alive: Some(120),
+        response_information: Some("mqtt-conform/response".into()),
+        report_no_subscribers: true,
+        ..Config::default()
+    };
+    c.users.insert("conform".into(), "conform-secret".into());
+    let restricted = EmbeddedConfig {
+        name: "restricted",
+        config: c,
+        profile: crate::Profile {
+            username: Some("conform".into()),
+            password: Some("conform-secret".into()),
+            ..crate::Profile::default()
+        },
+    };
+    vec![full, restricted]
+}

@@ -90,15 +90,80 @@ pub fn run_blocking(
             let target: Arc<dyn Target> = Arc::new(TcpTarget::new(addr.clone()));
             rt.block_on(run_against(target, opts, progress))
         }
-        TargetSpec::Embedded => {
-            let rt = embedded_runtime()?;
-            rt.block_on(async {
-                let (target, handle) =
-                    EmbeddedTarget::start(mqtt_broker_model::Config::default(), 1, true);
-                let r = run_against(Arc::new(target), opts, progress).await;
-                handle.stop().await;
-                r
-            })
+        TargetSpec::Embedded => run_embedded(opts, progress),
+    }
+}
+
+/// Runs the suite against every embedded configuration (see
+/// [`crate::embedded::configurations`]) and merges the verdicts: a test's result is its worst
+/// decided verdict over the configurations, a skip only when every configuration skipped it.
+pub fn run_embedded(
+    opts: &RunOptions,
+    progress: &Progress,
+) -> Result<(Results, ProbeReport), RunError> {
+    let rt = embedded_runtime()?;
+    let configs = crate::embedded::configurations();
+    let started_at = mqtt_reports::model::now_rfc3339();
+    let wall = Instant::now();
+    let mut merged: Option<(Results, ProbeReport)> = None;
+    let n = configs.len();
+    for (i, ec) in configs.into_iter().enumerate() {
+        let mut o = opts.clone();
+        // The configuration's credentials; the user's profile keeps its deviations.
+        o.profile.username = ec.profile.username.clone();
+        o.profile.password = ec.profile.password.clone();
+        let p = Progress {
+            planned: Box::new(|_| {}),
+            done: progress.done.clone(),
+        };
+        if i == 0 {
+            let count = plan(&suite::all(), &o)?.len();
+            (progress.planned)(count * n);
+        }
+        let (r, probe) = rt.block_on(async {
+            let (target, handle) = EmbeddedTarget::start(ec.config, 1, true);
+            let r = run_against(Arc::new(target), &o, &p).await;
+            handle.stop().await;
+            r
+        })?;
+        merged = Some(match merged {
+            None => (r, probe),
+            Some((mut acc, first_probe)) => {
+                merge_into(&mut acc, r);
+                (acc, first_probe)
+            }
+        });
+    }
+    let (mut r, probe) = merged.ok_or_else(|| RunError::Unsupported("no configuration".into()))?;
+    r.run.target = "embedded".into();
+    r.run.started_at = started_at;
+    r.run.duration_ms = wall.elapsed().as_millis() as u64;
+    Ok((r, probe))
+}
+
+/// How bad a verdict is, for merging: a skip is the weakest, an error the strongest.
+fn rank(v: mqtt_reports::Verdict) -> u8 {
+    use mqtt_reports::Verdict as V;
+    match v {
+        V::Skip => 0,
+        V::Pass => 1,
+        V::Advisory => 2,
+        V::Inconclusive => 3,
+        V::Fail => 4,
+        V::Error => 5,
+    }
+}
+
+/// Merges `other`'s verdicts into `acc` (same tests, another configuration).
+pub fn merge_into(acc: &mut Results, other: Results) {
+    for t in other.tests {
+        match acc.tests.iter_mut().find(|a| a.id == t.id) {
+            Some(a) => {
+                if rank(t.verdict) > rank(a.verdict) {
+                    *a = t;
+                }
+            }
+            None => acc.tests.push(t),
         }
     }
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mqtt_broker_model::Config;
-use mqtt_conformance::embedded::EmbeddedTarget;
+use mqtt_conformance::embedded::{configurations, EmbeddedTarget};
 use mqtt_conformance::mutate::{MutatingTarget, Mutation};
 use mqtt_conformance::probe::probe;
 use mqtt_conformance::runner::{plan, run_planned, RunOptions};
@@ -18,41 +17,72 @@ use mqtt_reports::Verdict;
 fn every_test_is_failed_by_some_mutation() {
     let rt = embedded_runtime().expect("runtime");
     rt.block_on(async {
-        let opts = RunOptions {
-            jobs: 32,
-            ..RunOptions::default()
-        };
-        let mut alive = plan(&suite::all(), &opts).expect("plan");
-        let total = alive.len();
-        let caps = {
-            let (t, h) = EmbeddedTarget::start(Config::default(), 1, true);
-            let t: Arc<dyn Target> = Arc::new(t);
-            let c = probe(t, &opts.profile).await.expect("probe").capabilities;
-            h.stop().await;
-            c
-        };
-        let mut killers: BTreeMap<String, Mutation> = BTreeMap::new();
-        for m in Mutation::catalogue() {
-            if alive.is_empty() {
-                break;
-            }
-            let (t, h) = EmbeddedTarget::start(Config::default(), 1, true);
-            let target: Arc<dyn Target> = Arc::new(MutatingTarget::new(Arc::new(t), m));
-            let results =
-                run_planned(target, caps.clone(), alive.clone(), &opts, Arc::new(|_| {})).await;
-            h.stop().await;
-            let failed: Vec<String> = results
+        let all = plan(&suite::all(), &RunOptions::default()).expect("plan");
+        let total = all.len();
+        let mut alive = all.clone();
+        let mut killers: BTreeMap<String, (String, Mutation)> = BTreeMap::new();
+        // Each configuration of the reference broker in turn: the tests that pass there (not
+        // skip) are mutated there.
+        for ec in configurations() {
+            let opts = RunOptions {
+                jobs: 32,
+                profile: ec.profile.clone(),
+                ..RunOptions::default()
+            };
+            let caps = {
+                let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+                let t: Arc<dyn Target> = Arc::new(t);
+                let c = probe(t, &opts.profile).await.expect("probe").capabilities;
+                h.stop().await;
+                c
+            };
+            // Which of the remaining tests pass unmutated in this configuration.
+            let baseline = {
+                let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+                let r = run_planned(
+                    Arc::new(t),
+                    caps.clone(),
+                    alive.clone(),
+                    &opts,
+                    Arc::new(|_| {}),
+                )
+                .await;
+                h.stop().await;
+                r
+            };
+            let passing: Vec<String> = baseline
                 .iter()
-                .filter(|r| r.verdict == Verdict::Fail)
+                .filter(|r| r.verdict == Verdict::Pass)
                 .map(|r| r.id.clone())
                 .collect();
-            for id in &failed {
-                killers.insert(id.clone(), m);
+            let mut here: Vec<_> = alive
+                .iter()
+                .filter(|p| passing.contains(&p.result_id()))
+                .cloned()
+                .collect();
+            for m in Mutation::catalogue() {
+                if here.is_empty() {
+                    break;
+                }
+                let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+                let target: Arc<dyn Target> = Arc::new(MutatingTarget::new(Arc::new(t), m));
+                let results =
+                    run_planned(target, caps.clone(), here.clone(), &opts, Arc::new(|_| {})).await;
+                h.stop().await;
+                let failed: Vec<String> = results
+                    .iter()
+                    .filter(|r| r.verdict == Verdict::Fail)
+                    .map(|r| r.id.clone())
+                    .collect();
+                for id in &failed {
+                    killers.insert(id.clone(), (ec.name.to_string(), m));
+                }
+                here.retain(|p| !failed.contains(&p.result_id()));
+                alive.retain(|p| !failed.contains(&p.result_id()));
             }
-            alive.retain(|p| !failed.contains(&p.result_id()));
         }
         let mut by_mutation: BTreeMap<String, usize> = BTreeMap::new();
-        for m in killers.values() {
+        for (_, m) in killers.values() {
             *by_mutation.entry(format!("{m:?}")).or_default() += 1;
         }
         eprintln!(
