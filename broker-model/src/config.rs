@@ -229,3 +229,32 @@ impl Config {
         !self.allow_anonymous
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_keys_and_defaults() {
+        let c = Config::from_yaml(
+            "maximum_qos: 1\nretain_available: false\nusers:\n  alice: secret\n\
+             acl:\n  default_allow: false\n  rules:\n    - topic: 'a/#'\n      access: publish\n\
+             server_reference:\n  reference: 'b:1883'\n",
+        )
+        .unwrap();
+        assert_eq!(c.maximum_qos, 1);
+        assert!(!c.retain_available);
+        assert_eq!(c.users.get("alice").map(String::as_str), Some("secret"));
+        let acl = c.acl.unwrap();
+        assert!(!acl.default_allow);
+        assert_eq!(acl.rules[0].access, AclAccess::Publish);
+        assert!(acl.rules[0].allow);
+        assert!(!c.server_reference.unwrap().permanent);
+        assert!(
+            c.allow_v5 && c.shared_subscriptions,
+            "missing keys take defaults"
+        );
+        assert!(Config::from_yaml("no_such_key: 1").is_err());
+        assert_eq!(Config::from_yaml("{}").unwrap(), Config::default());
+    }
+}

@@ -403,6 +403,8 @@ impl Broker {
                 ack.properties.user_properties.clear();
             }
         }
+        // 5.0 [MQTT-3.2.0-1] / 3.1.1 [MQTT-3.2.0-1]: CONNACK first (only AUTH before it);
+        // [MQTT-3.2.0-2]: once, as the connection leaves the connecting phases here.
         self.send_packet(conn, &Packet::ConnAck(ack));
         self.emit(Event::Connected {
             conn,

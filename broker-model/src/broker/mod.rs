@@ -478,6 +478,9 @@ impl Broker {
             detail: detail.clone(),
         });
         if v5 {
+            // [MQTT-4.13.1-1] [MQTT-4.13.2-1]: a code of 0x80 or more, then the close below.
+            // [MQTT-3.14.0-1]: DISCONNECT only after a successful CONNACK; before it, the
+            // code goes in the CONNACK.
             if connected {
                 let rc = if rc.allowed_on(PacketType::Disconnect, ProtocolVersion::V5)
                     && rc.allowed_from(PacketType::Disconnect, Side::Server)

@@ -314,6 +314,7 @@ impl Broker {
                 return;
             }
             let v5 = c.is_v5();
+            // [MQTT-4.9.0-1]: the send quota starts at the client's Receive Maximum.
             let limit = usize::from(c.client_receive_maximum.max(1)).min(max_inflight);
             let Some(front) = s.queue.front() else {
                 return;
