@@ -55,6 +55,15 @@ pub enum Mutation {
     MangleUserProperties,
     /// Deliver PUBLISH packets in reverse order within each read burst.
     SwapPublishes,
+    /// Add a 300-byte Reason String to every packet of this type (5.0).
+    AddReasonString(PacketType),
+    /// Add a User Property to every packet of this type (5.0).
+    AddUserProperty(PacketType),
+    /// Add Response Information to CONNACK (5.0).
+    AddResponseInformation,
+    /// After each SUBACK, send a retained QoS 0 PUBLISH on a topic matching the first filter
+    /// of the SUBSCRIBE it answers (a broker that sends retained messages it should not).
+    InjectRetained,
 }
 
 impl Mutation {
@@ -130,6 +139,20 @@ impl Mutation {
         ] {
             v.push(Mutation::ReasonCode(t, rc));
         }
+        v.push(Mutation::InjectRetained);
+        v.push(Mutation::AddResponseInformation);
+        for t in [
+            T::ConnAck,
+            T::PubAck,
+            T::PubRec,
+            T::PubComp,
+            T::SubAck,
+            T::UnsubAck,
+            T::Disconnect,
+        ] {
+            v.push(Mutation::AddReasonString(t));
+            v.push(Mutation::AddUserProperty(t));
+        }
         v.push(Mutation::Duplicate(T::ConnAck));
         v.push(Mutation::Duplicate(T::SubAck));
         v.push(Mutation::Duplicate(T::PubRel));
@@ -176,6 +199,8 @@ impl Target for MutatingTarget {
 struct State {
     mutation: Mutation,
     version: Option<ProtocolVersion>,
+    /// First filter of each SUBSCRIBE the client sent, by packet id.
+    filters: Vec<(u16, String)>,
     seen_first: Vec<PacketType>,
     next_id: u16,
 }
@@ -249,8 +274,42 @@ impl State {
             M::StripProperties(t) if t == ty => vec![strip(p)],
             M::ShiftPacketId(t) if t == ty => vec![shift_id(p)],
             M::MangleUserProperties => vec![mangle_user(p)],
+            M::AddReasonString(t) if t == ty && self.is_v5() => vec![with_props(p, |props| {
+                props.reason_string = Some("x".repeat(300).into());
+            })],
+            M::AddUserProperty(t) if t == ty && self.is_v5() => vec![with_props(p, |props| {
+                props
+                    .user_properties
+                    .push(("injected".into(), "by the mutator".into()));
+            })],
+            M::AddResponseInformation if ty == PacketType::ConnAck && self.is_v5() => {
+                vec![with_props(p, |props| {
+                    props.response_information = Some("injected/response".into());
+                })]
+            }
+            M::InjectRetained => match p {
+                Packet::SubAck(a) => {
+                    let topic = self
+                        .filters
+                        .iter()
+                        .find(|(id, _)| *id == a.packet_id)
+                        .map(|(_, f)| concrete(f));
+                    let mut out = vec![Packet::SubAck(a)];
+                    if let Some(t) = topic {
+                        let mut m = mqtt_codec::Publish::new(t.as_str(), "injected retained");
+                        m.retain = true;
+                        out.push(Packet::Publish(m));
+                    }
+                    out
+                }
+                other => vec![other],
+            },
             _ => vec![p],
         }
+    }
+
+    fn is_v5(&self) -> bool {
+        self.version.is_some_and(|v| v.is_v5())
     }
 
     fn fresh_id(&mut self) -> u16 {
@@ -334,6 +393,28 @@ fn props_of(p: &mut Packet) -> Option<&mut mqtt_codec::Props> {
     })
 }
 
+fn with_props(mut p: Packet, f: impl FnOnce(&mut mqtt_codec::Properties)) -> Packet {
+    if let Some(props) = props_of(&mut p) {
+        f(props);
+    }
+    p
+}
+
+/// A topic name matching `filter`: wildcards replaced, a shared subscription's prefix removed.
+fn concrete(filter: &str) -> String {
+    let f = match filter.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
+        None => filter,
+    };
+    f.split('/')
+        .map(|level| match level {
+            "+" | "#" => "x",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn strip(mut p: Packet) -> Packet {
     if let Some(props) = props_of(&mut p) {
         *props = mqtt_codec::Props::none();
@@ -391,6 +472,7 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
         version: None,
         seen_first: Vec::new(),
         next_id: 0,
+        filters: Vec::new(),
     }));
     let st = state.clone();
     let (suite_gone_tx, suite_gone) = tokio::sync::oneshot::channel::<()>();
@@ -398,6 +480,10 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
     let up = async move {
         let mut buf = vec![0u8; 16 * 1024];
         let mut head = Vec::new();
+        // The client's packets, decoded only to learn SUBSCRIBE filters; the first bytes that
+        // do not decode (the suite sends malformed packets on purpose) end the decoding.
+        let mut parsed = BytesMut::new();
+        let mut parsing = true;
         loop {
             let n = match suite_r.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -410,6 +496,26 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
                     head.extend_from_slice(chunk);
                     if let Ok(Some(v)) = peek_protocol_version(&head) {
                         s.version = Some(v);
+                    }
+                }
+                if parsing {
+                    parsed.extend_from_slice(chunk);
+                    let v = s.version.unwrap_or(ProtocolVersion::V5);
+                    loop {
+                        match decode(&mut parsed, v, &Limits::default(), Some(Side::Client)) {
+                            Ok(Some(Packet::Subscribe(sub))) => {
+                                if let Some(f) = sub.filters.first() {
+                                    s.filters.push((sub.packet_id, f.filter.to_string()));
+                                }
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(_) => {
+                                parsing = false;
+                                parsed.clear();
+                                break;
+                            }
+                        }
                     }
                 }
             }
