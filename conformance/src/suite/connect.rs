@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqtt_codec::raw::RawPacket;
 use mqtt_codec::{
-    decode_bytes, ConnAck, Connect, Disconnect, Limits, Packet, PacketType, ProtocolVersion,
-    PubAck, PubRel, Publish, QoS, ReasonCode, Side, Subscribe, Subscription, Unsubscribe, Will,
+    decode_bytes, ConnAck, Connect, DecodeErrorKind, Disconnect, Limits, Packet, PacketType,
+    ProtocolVersion, PubAck, PubRel, Publish, QoS, ReasonCode, Side, Subscribe, Subscription,
+    Unsubscribe, Will,
 };
 use mqtt_reports::TraceEntry;
 use mqtt_spec::{v311, v5};
@@ -337,7 +338,7 @@ fn connect_tests() -> Vec<TestCase> {
             "A CONNECT whose protocol name is not MQTT is not accepted",
             body!(protocol_name_wrong),
         )
-        .v311(&[v311!("MQTT-3.1.2-1")])
+        .v311(&[v311!("MQTT-3.1.2-1"), v311!("MQTT-3.1.4-4")])
         .v5(&[v5!("MQTT-3.1.2-1")]),
         TestCase::new(
             "connect.protocol-level-unsupported",
@@ -583,6 +584,30 @@ async fn protocol_name_wrong(ctx: Ctx) -> Outcome {
     }
     // [MQTT-3.1.2-1] 3.1.1: the server may close or apply another protocol, but never accepts
     // the CONNECT as MQTT; 5.0: optionally CONNACK 0x84, then the close.
+    if !ctx.v5() {
+        // 3.1.1 allows silence, which means something only if the same CONNECT named MQTT is
+        // accepted [MQTT-3.1.4-4].
+        let mut c = ctx.open("b").await?;
+        c.send(Packet::Connect(Box::new(ctx.connect_packet("b"))))
+            .await?;
+        let expected = "CONNACK 0x00 for the same CONNECT named MQTT";
+        match c.recv(ctx.patience(), expected).await {
+            Ok(Packet::ConnAck(a)) if a.reason_code == ReasonCode::SUCCESS => {
+                c.disconnect().await?
+            }
+            Ok(other) => {
+                return Err(Stop::fail_at(
+                    v311!("MQTT-3.1.4-4"),
+                    expected,
+                    describe(&other),
+                ))
+            }
+            Err(Stop::Fail { observed, .. }) => {
+                return Err(Stop::fail_at(v311!("MQTT-3.1.4-4"), expected, observed))
+            }
+            Err(other) => return Err(other),
+        }
+    }
     expect_refused(
         &ctx,
         "CONNECT with protocol name MQTX",
@@ -1264,7 +1289,7 @@ fn connack_tests() -> Vec<TestCase> {
             "Without Request Response Information 1 the CONNACK has no Response Information",
             body!(no_response_information),
         )
-        .v5(&[v5!("MQTT-3.1.2-28")]),
+        .v5(&[v5!("MQTT-3.1.2-28"), v5!("MQTT-3.1.4-5")]),
         TestCase::new(
             "connack.maximum-qos-advertised",
             "A server that does not advertise Maximum QoS accepts QoS 2 messages (and one advertising 1 accepts QoS 1)",
@@ -1302,12 +1327,31 @@ async fn connack_first(ctx: Ctx) -> Outcome {
     let mut c = ctx.open("a").await?;
     let p = ctx.connect_packet("a");
     c.send(Packet::Connect(Box::new(p))).await?;
-    // A CONNACK with reserved flag bits set [MQTT-3.2.2-1] or a code outside the table
-    // [MQTT-3.2.2-8] does not decode: it shows up as malformed bytes.
-    let first = c.recv(ctx.patience(), "CONNACK 0x00").await?;
-    match &first {
-        Packet::ConnAck(a) if a.reason_code == ReasonCode::SUCCESS => c.disconnect().await,
-        other => Err(Stop::fail("CONNACK 0x00", describe(other))),
+    let expected = "CONNACK 0x00 as the first packet";
+    match c.next(ctx.patience()).await? {
+        Some(Incoming::Packet(Packet::ConnAck(a))) if a.reason_code == ReasonCode::SUCCESS => {
+            c.disconnect().await
+        }
+        Some(Incoming::Packet(p)) => Err(Stop::fail(expected, describe(&p))),
+        // A CONNACK with reserved flag bits set or a code outside the table does not decode.
+        Some(Incoming::Malformed(e)) => {
+            let observed = format!("malformed bytes from the broker: {e}");
+            match e.kind {
+                DecodeErrorKind::ConnAckReservedFlags { .. } if ctx.v5() => Err(Stop::fail_at(
+                    v5!("MQTT-3.2.2-1"),
+                    "CONNACK flags bits 7-1 zero",
+                    observed,
+                )),
+                DecodeErrorKind::ReasonCodeNotAllowed { .. } if ctx.v5() => Err(Stop::fail_at(
+                    v5!("MQTT-3.2.2-8"),
+                    "a CONNACK reason code from the table",
+                    observed,
+                )),
+                _ => Err(Stop::fail(expected, observed)),
+            }
+        }
+        Some(Incoming::Closed) => Err(Stop::fail(expected, "the connection closed")),
+        None => Err(Stop::fail(expected, "nothing")),
     }
 }
 
@@ -1401,11 +1445,25 @@ async fn session_present_none(ctx: Ctx) -> Outcome {
 
 async fn no_response_information(ctx: Ctx) -> Outcome {
     for (label, request) in [("a", None), ("b", Some(false))] {
-        let (c, ack) = ctx
-            .connect_with(label, |c| {
-                c.properties.request_response_information = request
-            })
-            .await?;
+        let mut c = ctx.open(label).await?;
+        let mut p = ctx.connect_packet(label);
+        p.properties.request_response_information = request;
+        c.send(Packet::Connect(Box::new(p))).await?;
+        let expected = "CONNACK 0x00 without Response Information";
+        let ack = match c.recv(ctx.patience(), expected).await {
+            Ok(Packet::ConnAck(a)) if a.reason_code == ReasonCode::SUCCESS => a,
+            Ok(other) => {
+                return Err(Stop::fail_at(
+                    v5!("MQTT-3.1.4-5"),
+                    expected,
+                    describe(&other),
+                ))
+            }
+            Err(Stop::Fail { observed, .. }) => {
+                return Err(Stop::fail_at(v5!("MQTT-3.1.4-5"), expected, observed))
+            }
+            Err(other) => return Err(other),
+        };
         c.disconnect().await?;
         if let Some(info) = &ack.properties.response_information {
             return Err(Stop::fail(
