@@ -11,6 +11,7 @@
 //! an acknowledgement of the forbidden packet, fails the test.
 
 use bytes::Bytes;
+use mqtt_broker_model::scram::ScramClient;
 use mqtt_codec::raw::{RawPacket, RawProperty, RawValue, RemainingLength};
 use mqtt_codec::{ConnAck, Packet, PropertyId, QoS, ReasonCode, Subscribe, Subscription, Will};
 use mqtt_spec::{v311, v5, StatementId};
@@ -846,6 +847,18 @@ fn auth_tests() -> Vec<TestCase> {
             body!(auth_method_changed),
         )
         .v5(&[v5!("MQTT-4.12.0-5"), HANDLING]),
+        TestCase::new(
+            "auth.exchange",
+            "A SCRAM-SHA-256 exchange: AUTH 0x18 from the server and a CONNACK, all with the CONNECT's method",
+            body!(auth_exchange),
+        )
+        .v5(&[v5!("MQTT-4.12.0-2"), v5!("MQTT-4.12.0-5"), v5!("MQTT-3.15.2-1")]),
+        TestCase::new(
+            "auth.reauthenticate-failure-closes",
+            "A failed re-authentication ends the connection (optionally after DISCONNECT with an error code)",
+            body!(auth_reauth_failure),
+        )
+        .v5(&[v5!("MQTT-4.12.1-2"), HANDLING, v5!("MQTT-4.12.0-2")]),
         TestCase::new(
             "auth.reauthenticate-other-method",
             "Re-authentication naming another method than the one the connection used is a protocol error",
@@ -2459,28 +2472,161 @@ async fn auth_method_changed(ctx: Ctx) -> Outcome {
     }
 }
 
-async fn auth_reauth_other_method(ctx: Ctx) -> Outcome {
-    // Needs a connection authenticated with enhanced authentication. Without credentials for
-    // a known method the suite gets there only if the broker accepts the CONNECT directly.
-    let (mut c, first) = start_scram(&ctx).await?;
-    match first {
-        Some(Incoming::Packet(Packet::ConnAck(a)))
-            if a.reason_code == ReasonCode::SUCCESS
-                && a.properties.authentication_method.as_deref() == Some(SCRAM) =>
-        {
-            let other = "mqtt-conform-other-method";
-            let what = format!("AUTH 0x19 naming {other} after authenticating with {SCRAM}");
-            c.send_raw(&what, &auth_packet(0x19, other)).await?;
-            expect_rejection(&ctx, &mut c, &what, GENERIC).await
-        }
-        Some(i) => Err(Stop::Skip(format!(
-            "cannot complete an enhanced authentication without credentials ({SCRAM}: {})",
-            crate::client::describe_incoming(&i)
-        ))),
-        None => Err(Stop::Skip(format!(
-            "no answer to a CONNECT with Authentication Method {SCRAM}"
+/// The profile's credentials, which a SCRAM exchange needs.
+fn scram_credentials(ctx: &Ctx) -> Result<(String, String), Stop> {
+    match (&ctx.profile().username, &ctx.profile().password) {
+        (Some(u), Some(p)) => Ok((u.clone(), p.clone())),
+        _ => Err(Stop::Skip(format!(
+            "completing an enhanced authentication ({SCRAM}) needs the profile's username and password"
         ))),
     }
+}
+
+fn auth_with_data(reason: u8, method: &str, data: &[u8]) -> Bytes {
+    RawPacket::new(15, 0)
+        .u8(reason)
+        .properties(&[
+            RawProperty::bytes(
+                PropertyId::AUTHENTICATION_METHOD,
+                method.as_bytes().to_vec(),
+            ),
+            RawProperty::bytes(PropertyId::AUTHENTICATION_DATA, data.to_vec()),
+        ])
+        .to_bytes()
+}
+
+/// Waits for the server's AUTH 0x18 of a SCRAM exchange and returns its data. A refusal
+/// (CONNACK or DISCONNECT) is a skip when `refusal_skips` (the broker does not offer SCRAM for
+/// this user), a failure otherwise.
+async fn server_continue(ctx: &Ctx, c: &mut Client, refusal_skips: bool) -> Result<Bytes, Stop> {
+    let expected = format!("AUTH 0x18 with Authentication Method {SCRAM}");
+    match c.next(ctx.patience()).await? {
+        Some(Incoming::Packet(Packet::Auth(a))) => {
+            if a.reason_code != ReasonCode::CONTINUE_AUTHENTICATION {
+                return Err(Stop::fail_at(
+                    v5!("MQTT-4.12.0-2"),
+                    expected,
+                    format!("AUTH with reason code 0x{:02X}", a.reason_code.0),
+                ));
+            }
+            if a.properties.authentication_method.as_deref() != Some(SCRAM) {
+                return Err(Stop::fail_at(
+                    v5!("MQTT-4.12.0-5"),
+                    expected,
+                    format!(
+                        "AUTH with Authentication Method {:?}",
+                        a.properties.authentication_method.as_deref()
+                    ),
+                ));
+            }
+            Ok(a.properties.authentication_data.clone().unwrap_or_default())
+        }
+        Some(Incoming::Malformed(e)) => Err(Stop::fail(
+            expected,
+            format!("malformed bytes from the server: {e}"),
+        )),
+        Some(i) if refusal_skips => Err(Stop::Skip(format!(
+            "the broker does not run {SCRAM} for the profile's user: {}",
+            crate::client::describe_incoming(&i)
+        ))),
+        Some(i) => Err(Stop::fail_at(
+            v5!("MQTT-4.12.0-2"),
+            expected,
+            crate::client::describe_incoming(&i),
+        )),
+        None => Err(Stop::fail_at(
+            v5!("MQTT-4.12.0-2"),
+            expected,
+            format!("nothing within {} ms", ctx.patience().as_millis()),
+        )),
+    }
+}
+
+/// A connection authenticated with SCRAM-SHA-256 using the profile's credentials: CONNECT,
+/// AUTH 0x18 from the server, AUTH 0x18 with the proof, CONNACK 0x00 with the same method.
+async fn scram_connect(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
+    let (user, password) = scram_credentials(ctx)?;
+    let mut scram = ScramClient::new(&user, &password, &format!("mc{}", ctx.client_id(label)));
+    let mut c = ctx.open(label).await?;
+    let mut p = ctx.connect_packet(label);
+    p.username = None;
+    p.password = None;
+    p.properties.authentication_method = Some(SCRAM.into());
+    p.properties.authentication_data = Some(Bytes::from(scram.client_first()));
+    c.send(Packet::Connect(Box::new(p))).await?;
+    let server_first = server_continue(ctx, &mut c, true).await?;
+    let fin = scram.client_final(&server_first).map_err(|e| {
+        Stop::fail_at(
+            v5!("MQTT-4.12.0-2"),
+            "a SCRAM server-first message in the AUTH data",
+            format!("data the client cannot use: {e}"),
+        )
+    })?;
+    c.send_raw(
+        "AUTH 0x18 with the SCRAM client-final message",
+        &auth_with_data(0x18, SCRAM, &fin),
+    )
+    .await?;
+    let expected = format!("CONNACK 0x00 with Authentication Method {SCRAM}");
+    match c.next(ctx.patience()).await? {
+        Some(Incoming::Packet(Packet::ConnAck(a))) if a.reason_code == ReasonCode::SUCCESS => {
+            if a.properties.authentication_method.as_deref() != Some(SCRAM) {
+                return Err(Stop::fail_at(
+                    v5!("MQTT-4.12.0-5"),
+                    expected,
+                    format!(
+                        "CONNACK 0x00 with Authentication Method {:?}",
+                        a.properties.authentication_method.as_deref()
+                    ),
+                ));
+            }
+            Ok(c)
+        }
+        Some(i) => Err(Stop::Inconclusive(format!(
+            "the {SCRAM} exchange with the profile's credentials did not succeed: {}",
+            crate::client::describe_incoming(&i)
+        ))),
+        None => Err(Stop::Inconclusive(format!(
+            "no CONNACK after the {SCRAM} client-final message"
+        ))),
+    }
+}
+
+async fn auth_exchange(ctx: Ctx) -> Outcome {
+    let c = scram_connect(&ctx, "a").await?;
+    c.disconnect().await
+}
+
+async fn auth_reauth_other_method(ctx: Ctx) -> Outcome {
+    let mut c = scram_connect(&ctx, "a").await?;
+    let other = "mqtt-conform-other-method";
+    let what = format!("AUTH 0x19 naming {other} after authenticating with {SCRAM}");
+    c.send_raw(&what, &auth_packet(0x19, other)).await?;
+    expect_rejection(&ctx, &mut c, &what, GENERIC).await
+}
+
+async fn auth_reauth_failure(ctx: Ctx) -> Outcome {
+    let mut c = scram_connect(&ctx, "a").await?;
+    let (user, _) = scram_credentials(&ctx)?;
+    let nonce = format!("mcre{}", ctx.client_id("a"));
+    let first = format!("n,,n={user},r={nonce}");
+    c.send_raw(
+        "AUTH 0x19 (re-authentication) with a SCRAM client-first message",
+        &auth_with_data(0x19, SCRAM, first.as_bytes()),
+    )
+    .await?;
+    let server_first = server_continue(&ctx, &mut c, false).await?;
+    let combined = String::from_utf8_lossy(&server_first)
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("r=").map(str::to_string))
+        .unwrap_or(nonce);
+    let bogus = format!("c=biws,r={combined},p=bm90IGEgcHJvb2Y=");
+    let what = "AUTH 0x18 with a wrong SCRAM proof during re-authentication";
+    c.send_raw(what, &auth_with_data(0x18, SCRAM, bogus.as_bytes()))
+        .await?;
+    // Any error code is "suitable" here; a DISCONNECT below 0x80 is not.
+    let codes: Vec<u8> = (0x80..=0xA2).collect();
+    expect_rejection(&ctx, &mut c, what, &codes).await
 }
 
 #[cfg(test)]
@@ -2513,16 +2659,58 @@ mod tests {
     fn every_v5_test_names_the_error_handling_rule() {
         // rc_fail names MQTT-4.13.1-1, which therefore has to be in every 5.0 list.
         for t in tests() {
-            // These three check their own rules and never call rc_fail.
+            // These check their own rules and never call rc_fail.
             let own = [
                 "auth.unknown-method",
                 "auth.none-without-method-in-connect",
                 "auth.rejected-closes",
+                "auth.exchange",
             ];
             if !t.v5.is_empty() && !own.contains(&t.id) {
                 assert!(t.v5.contains(&HANDLING), "{}", t.id);
             }
         }
+    }
+
+    #[test]
+    fn enhanced_auth_tests_pass_against_the_reference_broker_with_a_scram_user() {
+        use std::sync::Arc;
+
+        use crate::embedded::EmbeddedTarget;
+        use crate::runner::{plan, run_planned, RunOptions};
+        use crate::target::Target;
+
+        let rt = crate::session::embedded_runtime().expect("runtime");
+        rt.block_on(async {
+            let mut config = mqtt_broker_model::Config::default();
+            config.users.insert("alice".into(), "secret".into());
+            config.enhanced_auth = true;
+            let (t, h) = EmbeddedTarget::start(config, 1, true);
+            let target: Arc<dyn Target> = Arc::new(t);
+            let opts = RunOptions {
+                filters: vec!["v5.auth.*".into()],
+                profile: crate::Profile {
+                    username: Some("alice".into()),
+                    password: Some("secret".into()),
+                    ..Default::default()
+                },
+                ..RunOptions::default()
+            };
+            let planned = plan(&tests(), &opts).expect("plan");
+            assert!(planned.len() >= 8, "{}", planned.len());
+            let caps = crate::probe::probe(target.clone(), &opts.profile)
+                .await
+                .expect("probe")
+                .capabilities;
+            let results = run_planned(target, caps, planned, &opts, Arc::new(|_| {})).await;
+            h.stop().await;
+            let bad: Vec<String> = results
+                .iter()
+                .filter(|r| r.verdict != mqtt_reports::Verdict::Pass)
+                .map(|r| format!("{} {:?} {:?} {:?}", r.id, r.verdict, r.observed, r.reason))
+                .collect();
+            assert!(bad.is_empty(), "{}", bad.join("\n"));
+        });
     }
 
     #[test]
