@@ -72,6 +72,19 @@ fn sent_for_disconnect_with_will_message() {
 }
 
 #[test]
+fn sent_for_disconnect_with_error_code() {
+    let mut h = Harness::default_broker();
+    let s = h.client(V5, "s", true);
+    h.subscribe(s, "will/#", QoS::AtLeastOnce);
+    let c = with_will(&mut h, V5, "c", None, 0);
+    h.send(
+        c,
+        Packet::Disconnect(Disconnect::new(ReasonCode::UNSPECIFIED_ERROR)),
+    );
+    assert_eq!(h.publishes(s).len(), 1);
+}
+
+#[test]
 fn retained_will() {
     // 5.0 [MQTT-3.1.2-15]; 3.1.1 [MQTT-3.1.2-17]
     let mut h = Harness::default_broker();

@@ -479,9 +479,10 @@ impl Broker {
                 }
             }
         }
-        // 5.0: 0x04 keeps the will; any other code discards it ([MQTT-3.1.2-10]
-        // [MQTT-3.14.4-3]); 3.1.1 [MQTT-3.1.2-10] [MQTT-3.14.4-3]: discarded.
-        let keep_will = v5 && d.reason_code == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE;
+        // 5.0 [MQTT-3.1.2-10] [MQTT-3.14.4-3]: only 0x00 (Normal disconnection) discards the
+        // will; 0x04 and the error codes leave it to be published. 3.1.1 [MQTT-3.1.2-10]
+        // [MQTT-3.14.4-3]: any DISCONNECT discards it.
+        let keep_will = v5 && d.reason_code != ReasonCode::NORMAL_DISCONNECTION;
         if !keep_will {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.will = None;
