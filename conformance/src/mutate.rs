@@ -64,6 +64,9 @@ pub enum Mutation {
     /// After each SUBACK, send a retained QoS 0 PUBLISH on a topic matching the first filter
     /// of the SUBSCRIBE it answers (a broker that sends retained messages it should not).
     InjectRetained,
+    /// Drop every packet of this type on connections whose CONNACK said Session Present (a
+    /// broker that forgets what it must resend when a session resumes).
+    DropWhenResumed(PacketType),
 }
 
 impl Mutation {
@@ -140,6 +143,8 @@ impl Mutation {
             v.push(Mutation::ReasonCode(t, rc));
         }
         v.push(Mutation::InjectRetained);
+        v.push(Mutation::DropWhenResumed(T::Publish));
+        v.push(Mutation::DropWhenResumed(T::PubRel));
         v.push(Mutation::AddResponseInformation);
         for t in [
             T::ConnAck,
@@ -201,6 +206,8 @@ struct State {
     version: Option<ProtocolVersion>,
     /// First filter of each SUBSCRIBE the client sent, by packet id.
     filters: Vec<(u16, String)>,
+    /// The CONNACK of this connection said Session Present.
+    resumed: bool,
     seen_first: Vec<PacketType>,
     next_id: u16,
 }
@@ -210,7 +217,11 @@ impl State {
     fn apply(&mut self, p: Packet) -> Vec<Packet> {
         use Mutation as M;
         let ty = p.packet_type();
+        if let Packet::ConnAck(a) = &p {
+            self.resumed = a.session_present;
+        }
         match self.mutation {
+            M::DropWhenResumed(t) if t == ty && self.resumed => vec![],
             M::Drop(t) if t == ty => vec![],
             M::DropFirst(t) if t == ty => {
                 if self.seen_first.contains(&t) {
@@ -473,6 +484,7 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
         seen_first: Vec::new(),
         next_id: 0,
         filters: Vec::new(),
+        resumed: false,
     }));
     let st = state.clone();
     let (suite_gone_tx, suite_gone) = tokio::sync::oneshot::channel::<()>();

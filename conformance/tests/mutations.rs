@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use mqtt_broker_model::Config;
 use mqtt_conformance::embedded::{configurations, EmbeddedTarget};
 use mqtt_conformance::mutate::{MutatingTarget, Mutation};
 use mqtt_conformance::probe::probe;
@@ -21,6 +22,7 @@ fn every_test_is_failed_by_some_mutation() {
         let total = all.len();
         let mut alive = all.clone();
         let mut killers: BTreeMap<String, (String, Mutation)> = BTreeMap::new();
+        let mut broken_by_config: BTreeMap<String, &'static str> = BTreeMap::new();
         // Each configuration of the reference broker in turn: the tests that pass there (not
         // skip) are mutated there.
         for ec in configurations() {
@@ -82,9 +84,59 @@ fn every_test_is_failed_by_some_mutation() {
                 alive.retain(|p| !failed.contains(&p.result_id()));
             }
         }
+        // Rules a proxy cannot break (what the broker keeps, forgets or expires) are broken by
+        // configuring the reference broker to ignore them.
+        for ec in configurations() {
+            if alive.is_empty() {
+                break;
+            }
+            let opts = RunOptions {
+                jobs: 32,
+                profile: ec.profile.clone(),
+                ..RunOptions::default()
+            };
+            let caps = {
+                let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+                let t: Arc<dyn Target> = Arc::new(t);
+                let c = probe(t, &opts.profile).await.expect("probe").capabilities;
+                h.stop().await;
+                c
+            };
+            for (name, broken) in broken_configs(&ec.config) {
+                if alive.is_empty() {
+                    break;
+                }
+                let (t, h) = EmbeddedTarget::start(broken, 1, true);
+                let results = run_planned(
+                    Arc::new(t),
+                    caps.clone(),
+                    alive.clone(),
+                    &opts,
+                    Arc::new(|_| {}),
+                )
+                .await;
+                h.stop().await;
+                let failed: Vec<String> = results
+                    .iter()
+                    .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Advisory))
+                    .map(|r| r.id.clone())
+                    .collect();
+                for id in &failed {
+                    killers.insert(
+                        id.clone(),
+                        (format!("{}: {name}", ec.name), Mutation::SuppressClose),
+                    );
+                    broken_by_config.insert(id.clone(), name);
+                }
+                alive.retain(|p| !failed.contains(&p.result_id()));
+            }
+        }
+        eprintln!("killed by a broken configuration: {broken_by_config:?}");
         let mut by_mutation: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, m) in killers.values() {
-            *by_mutation.entry(format!("{m:?}")).or_default() += 1;
+        for (id, (_, m)) in &killers {
+            if !broken_by_config.contains_key(id) {
+                *by_mutation.entry(format!("{m:?}")).or_default() += 1;
+            }
         }
         eprintln!(
             "{} of {total} tests failed by a mutation: {by_mutation:?}",
@@ -98,4 +150,31 @@ fn every_test_is_failed_by_some_mutation() {
             survivors.join("\n")
         );
     });
+}
+
+/// The reference broker configured to break one rule each.
+fn broken_configs(base: &Config) -> Vec<(&'static str, Config)> {
+    vec![
+        (
+            "messages never expire",
+            Config {
+                message_expiry: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "will delay ignored",
+            Config {
+                will_delay: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "user properties dropped",
+            Config {
+                user_properties: false,
+                ..base.clone()
+            },
+        ),
+    ]
 }
