@@ -869,7 +869,10 @@ async fn suback_max_packet_size(ctx: Ctx) -> Outcome {
         })
         .await
         .map_err(|e| match e {
-            Stop::Fail { observed, .. } => Stop::Inconclusive(format!("no SUBACK: {observed}")),
+            Stop::Fail { observed, .. } => Stop::fail(
+                "a SUBACK, without the properties that would exceed the Maximum Packet Size",
+                observed,
+            ),
             e => e,
         })?;
     let size = p.encoded_len(ctx.version()).unwrap_or(usize::MAX);
@@ -1250,7 +1253,10 @@ async fn unsuback_max_packet_size(ctx: Ctx) -> Outcome {
         })
         .await
         .map_err(|e| match e {
-            Stop::Fail { observed, .. } => Stop::Inconclusive(format!("no UNSUBACK: {observed}")),
+            Stop::Fail { observed, .. } => Stop::fail(
+                "an UNSUBACK, without the properties that would exceed the Maximum Packet Size",
+                observed,
+            ),
             e => e,
         })?;
     let size = p.encoded_len(ctx.version()).unwrap_or(usize::MAX);
@@ -1719,11 +1725,11 @@ fn retained_tests() -> Vec<TestCase> {
         .requires(&[Cap::Retain]),
         TestCase::new(
             "retain.empty-payload-not-stored",
-            "A retained message with an empty payload is never stored",
+            "A retained message with an empty payload is forwarded as usual but never stored",
             body!(retained_empty_not_stored),
         )
-        .v311(&[v311!("MQTT-3.3.1-11")])
-        .v5(&[v5!("MQTT-3.3.1-7")])
+        .v311(&[v311!("MQTT-3.3.1-11"), v311!("MQTT-3.3.1-10")])
+        .v5(&[v5!("MQTT-3.3.1-7"), v5!("MQTT-3.3.1-6")])
         .requires(&[Cap::Retain]),
         TestCase::new(
             "retain.non-retained-leaves-stored",
@@ -1882,7 +1888,32 @@ async fn retained_empty_clears(ctx: Ctx) -> Outcome {
 
 async fn retained_empty_not_stored(ctx: Ctx) -> Outcome {
     let t = ctx.topic("empty");
+    // A subscriber already in place sees the empty message forwarded like any other.
+    let mut s = ctx.connect("s").await?;
+    subscribe1(&mut s, &ctx, 1, &t, 0).await?;
     put_retained(&ctx, &t, b"", capped(&ctx, 1)).await?;
+    match wait_pub(&mut s, &ctx, ctx.patience(), |m| *m.topic == *t).await? {
+        Ok(m) if m.payload.is_empty() => {}
+        Ok(m) => {
+            return Err(fail_at(
+                &ctx,
+                v311!("MQTT-3.3.1-10"),
+                v5!("MQTT-3.3.1-6"),
+                "the empty retained message forwarded unchanged to the existing subscriber",
+                list(&[m]),
+            ))
+        }
+        Err(obs) => {
+            return Err(fail_at(
+                &ctx,
+                v311!("MQTT-3.3.1-10"),
+                v5!("MQTT-3.3.1-6"),
+                "the empty retained message forwarded to the existing subscriber",
+                obs,
+            ))
+        }
+    }
+    // A later subscriber gets nothing: the empty message was not stored.
     let mut n = ctx.connect("n").await?;
     subscribe1(&mut n, &ctx, 1, &t, 0).await?;
     let got = collect_on(&mut n, &ctx, &t).await?;
@@ -1976,7 +2007,7 @@ fn option_tests() -> Vec<TestCase> {
             "Retain Handling 2 sends no retained message on subscribe",
             body!(retain_handling_2),
         )
-        .v5(&[v5!("MQTT-3.3.1-11")])
+        .v5(&[v5!("MQTT-3.3.1-11"), v5!("MQTT-3.3.1-12")])
         .requires(&[Cap::Retain]),
         TestCase::new(
             "subscribe.refused.wildcards-unsupported",
@@ -2181,13 +2212,19 @@ async fn retain_handling_2(ctx: Ctx) -> Outcome {
             list(&got),
         ));
     }
-    publish(&mut s, &ctx, message(&t, b"live", 0, false), 2).await?;
-    if let Err(obs) = wait_pub(&mut s, &ctx, ctx.patience(), |m| *m.topic == *t).await? {
-        return Err(Stop::Inconclusive(format!(
+    // A retained message published now is forwarded, with RETAIN 0 (Retain As Published 0).
+    publish(&mut s, &ctx, message(&t, b"live", 0, true), 2).await?;
+    match wait_pub(&mut s, &ctx, ctx.patience(), |m| *m.topic == *t).await? {
+        Ok(m) if !m.retain => Ok(()),
+        Ok(m) => Err(Stop::fail_at(
+            v5!("MQTT-3.3.1-12"),
+            "the new message forwarded with RETAIN 0 (Retain As Published 0)",
+            list(&[m]),
+        )),
+        Err(obs) => Err(Stop::Inconclusive(format!(
             "the subscription delivered nothing at all: {obs}"
-        )));
+        ))),
     }
-    Ok(())
 }
 
 /// Sends a SUBSCRIBE the broker must refuse: 3.1.1 SUBACK 0x80; 5.0 SUBACK `code` (or any
@@ -2481,14 +2518,14 @@ fn shared_tests() -> Vec<TestCase> {
             "A QoS 2 shared message cut off by a lost connection is completed to the same member when it resumes its session",
             body!(shared_qos2_resume),
         )
-        .v5(&[v5!("MQTT-4.8.2-4")])
+        .v5(&[v5!("MQTT-4.8.2-4"), v5!("MQTT-3.8.4-8"), v5!("MQTT-3.3.1-1"), v5!("MQTT-4.4.0-1")])
         .requires(&[Cap::SharedSubscriptions, Cap::QoS2, Cap::PersistentSessions]),
         TestCase::new(
             "shared.qos2-not-redirected-after-session-end",
             "A QoS 2 shared message whose member's session ended is not sent to another member",
             body!(shared_qos2_session_end),
         )
-        .v5(&[v5!("MQTT-4.8.2-5")])
+        .v5(&[v5!("MQTT-4.8.2-5"), v5!("MQTT-3.8.4-8")])
         .requires(&[Cap::SharedSubscriptions, Cap::QoS2]),
         TestCase::new(
             "shared.filter-syntax-and-no-retained",
@@ -2720,7 +2757,11 @@ async fn shared_qos2_resume_inner(ctx: &Ctx) -> Outcome {
         ));
     };
     if m.qos != QoS::ExactlyOnce {
-        return Err(Stop::Inconclusive(format!("delivered at QoS {}", m.qos)));
+        return Err(Stop::fail_at(
+            v5!("MQTT-3.8.4-8"),
+            "the QoS 2 message delivered at QoS 2 (granted 2)",
+            list(&[m]),
+        ));
     }
     let label = if who == 0 { "a" } else { "b" };
     // The chosen member loses its connection without acknowledging.
@@ -2734,10 +2775,24 @@ async fn shared_qos2_resume_inner(ctx: &Ctx) -> Outcome {
     }
     let id = m.packet_id;
     match wait_pub(&mut back, ctx, ctx.patience(), |x| *x.topic == *t).await? {
-        Ok(x) if x.payload == m.payload => {}
+        Ok(x) if &x.payload[..] == b"q2" && x.packet_id == id && x.dup => {}
+        Ok(x) if &x.payload[..] == b"q2" && x.packet_id == id => {
+            return Err(Stop::fail_at(
+                v5!("MQTT-3.3.1-1"),
+                format!("the QoS 2 message resent with DUP 1 (id {id})"),
+                list(&[x]),
+            ))
+        }
+        Ok(x) if &x.payload[..] == b"q2" => {
+            return Err(Stop::fail_at(
+                v5!("MQTT-4.4.0-1"),
+                format!("the QoS 2 message resent under its original packet identifier {id}"),
+                list(&[x]),
+            ))
+        }
         Ok(x) => {
             return Err(Stop::fail(
-                format!("the interrupted QoS 2 message (id {id}) sent again"),
+                format!("the interrupted QoS 2 message (payload \"q2\", id {id}) sent again"),
                 list(&[x]),
             ))
         }
@@ -2776,7 +2831,11 @@ async fn shared_qos2_session_end(ctx: Ctx) -> Outcome {
         ));
     };
     if m.qos != QoS::ExactlyOnce {
-        return Err(Stop::Inconclusive(format!("delivered at QoS {}", m.qos)));
+        return Err(Stop::fail_at(
+            v5!("MQTT-3.8.4-8"),
+            "the QoS 2 message delivered at QoS 2 (granted 2)",
+            list(&[m]),
+        ));
     }
     let (first, mut other) = if who == 0 { (a, b) } else { (b, a) };
     first.drop_connection().await;
