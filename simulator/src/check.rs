@@ -1,0 +1,464 @@
+//! Invariants over a recorded history. Each violation names the statement it breaks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::history::{EventKind, History, Millis, NicConn};
+use crate::scenario::Scenario;
+
+/// A broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The statement id (5.0 catalogue), or a section when the standard gives no id.
+    pub statement: &'static str,
+    /// What was observed.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.statement, self.detail)
+    }
+}
+
+/// Tolerance for timers: simulation tick, scheduling and in-host delays.
+const SLACK_MS: u64 = 150;
+/// Time a message needs to reach a connected subscriber once published.
+const DELIVERY_MS: u64 = 1500;
+
+fn v(statement: mqtt_spec::StatementId, detail: String) -> Violation {
+    Violation {
+        statement: statement.as_str(),
+        detail,
+    }
+}
+
+fn text(b: &Bytes) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs every invariant that applies to `scenario` over `history`, which ended at `end`.
+pub fn check(scenario: &Scenario, history: &History, end: Millis) -> Vec<Violation> {
+    let mut out: Vec<Violation> = history
+        .inline_violations()
+        .filter_map(|e| match &e.kind {
+            EventKind::Violation { statement, detail } => Some(Violation {
+                statement,
+                detail: format!("at {}ms: {detail}", e.at),
+            }),
+            _ => None,
+        })
+        .collect();
+    let facts = Facts::new(history);
+    deliveries(scenario, history, &facts, &mut out);
+    retained(scenario, &facts, &mut out);
+    keep_alive(history, end, &mut out);
+    wills(scenario, history, &facts, end, &mut out);
+    sessions(history, &mut out);
+    out
+}
+
+/// Indexes of the history the invariants share.
+pub(crate) struct Facts {
+    /// Publisher's application handed the message over: payload -> (time, topic, client).
+    published: BTreeMap<Bytes, (Millis, String, String)>,
+    /// The broker took the message (PUBACK/PUBREC below 0x80): payload -> time, in order.
+    accepted: Vec<(Millis, Bytes)>,
+    /// First SUBACK per client.
+    subscribed: BTreeMap<String, Millis>,
+    /// Deliveries per client, in order: (time, topic, payload, retain).
+    delivered: BTreeMap<String, Vec<(Millis, String, Bytes, bool)>>,
+}
+
+impl Facts {
+    pub(crate) fn new(h: &History) -> Self {
+        let mut f = Facts {
+            published: BTreeMap::new(),
+            accepted: Vec::new(),
+            subscribed: BTreeMap::new(),
+            delivered: BTreeMap::new(),
+        };
+        let mut seen_accept: BTreeSet<Bytes> = BTreeSet::new();
+        for e in &h.events {
+            match &e.kind {
+                EventKind::Published {
+                    client,
+                    topic,
+                    payload,
+                } => {
+                    f.published
+                        .insert(payload.clone(), (e.at, topic.clone(), client.clone()));
+                }
+                EventKind::Accepted { payload, code, .. }
+                    if *code < 0x80 && seen_accept.insert(payload.clone()) =>
+                {
+                    f.accepted.push((e.at, payload.clone()));
+                }
+                EventKind::Subscribed { client } => {
+                    f.subscribed.entry(client.clone()).or_insert(e.at);
+                }
+                EventKind::Delivered {
+                    client,
+                    topic,
+                    payload,
+                    retain,
+                    ..
+                } => f.delivered.entry(client.clone()).or_default().push((
+                    e.at,
+                    topic.clone(),
+                    payload.clone(),
+                    *retain,
+                )),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Accepted messages on topics under `prefix` that `client` must get: handed over by the
+    /// publisher after the client's subscription was acknowledged (so the broker had it).
+    fn expected_for(&self, client: &str, prefix: &str) -> Vec<&Bytes> {
+        let Some(&since) = self.subscribed.get(client) else {
+            return Vec::new();
+        };
+        self.accepted
+            .iter()
+            .filter_map(|(_, p)| {
+                let (t, topic, _) = self.published.get(p)?;
+                (*t > since && topic.starts_with(prefix)).then_some(p)
+            })
+            .collect()
+    }
+
+    fn got(&self, client: &str) -> &[(Millis, String, Bytes, bool)] {
+        self.delivered.get(client).map_or(&[], |v| v.as_slice())
+    }
+
+    /// True when every expected delivery has happened (used to end a run early).
+    pub(crate) fn complete(&self, scenario: &Scenario) -> bool {
+        for (c, prefix) in &scenario.persistent_subs {
+            let got: BTreeSet<&Bytes> = self.got(c).iter().map(|d| &d.2).collect();
+            if !self.subscribed.contains_key(*c)
+                || self
+                    .expected_for(c, prefix)
+                    .iter()
+                    .any(|p| !got.contains(p))
+            {
+                return false;
+            }
+        }
+        if let Some((members, prefix)) = &scenario.shared_group {
+            let got: BTreeSet<&Bytes> = members
+                .iter()
+                .flat_map(|m| self.got(m).iter().map(|d| &d.2))
+                .collect();
+            for (_, p) in &self.accepted {
+                if self
+                    .published
+                    .get(p)
+                    .is_some_and(|(_, t, _)| t.starts_with(prefix))
+                    && !got.contains(p)
+                {
+                    return false;
+                }
+            }
+        }
+        if let Some((checker, _)) = scenario.retained_check {
+            if !self.got(checker).iter().any(|d| d.3) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Sequence number of a workload payload `who:n`.
+fn seq_of(p: &Bytes) -> Option<(String, u64)> {
+    let s = std::str::from_utf8(p).ok()?;
+    let (who, n) = s.rsplit_once(':')?;
+    Some((who.to_string(), n.parse().ok()?))
+}
+
+fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
+    for (c, prefix) in &s.persistent_subs {
+        let got = f.got(c);
+        let have: BTreeSet<&Bytes> = got.iter().map(|d| &d.2).collect();
+        for p in f.expected_for(c, prefix) {
+            if !have.contains(p) {
+                // [MQTT-4.5.0-1] the message belongs to the session; [MQTT-3.1.2-23] the
+                // session outlives the connection; [MQTT-4.4.0-1] in-flight ones are re-sent.
+                out.push(v(
+                    mqtt_spec::v5!("MQTT-4.5.0-1"),
+                    format!(
+                        "{c} (persistent session) never received {:?} accepted by the broker",
+                        text(p)
+                    ),
+                ));
+            }
+        }
+        // Per-publisher order of first occurrences [MQTT-4.6.0-6].
+        let mut first: BTreeSet<&Bytes> = BTreeSet::new();
+        let mut last: BTreeMap<String, u64> = BTreeMap::new();
+        for (at, _, p, retain) in got {
+            if *retain || !first.insert(p) {
+                continue;
+            }
+            if let Some((who, n)) = seq_of(p) {
+                let prev = last.insert(who.clone(), n);
+                if let Some(prev) = prev.filter(|&prev| prev > n) {
+                    out.push(v(
+                        mqtt_spec::v5!("MQTT-4.6.0-6"),
+                        format!(
+                            "{c} received {who}:{n} at {at}ms after {who}:{prev}: out of publication order"
+                        ),
+                    ));
+                }
+            }
+        }
+        if s.exactly_once {
+            let mut count: BTreeMap<&Bytes, usize> = BTreeMap::new();
+            for d in got {
+                *count.entry(&d.2).or_default() += 1;
+            }
+            for (p, n) in count {
+                if n > 1 {
+                    // [MQTT-4.3.3-10]: QoS 2 never gives an application a message twice.
+                    out.push(v(
+                        mqtt_spec::v5!("MQTT-4.3.3-10"),
+                        format!("{c} received the QoS 2 message {:?} {n} times", text(p)),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some((members, prefix)) = &s.shared_group {
+        let mut by_member: BTreeMap<&Bytes, BTreeSet<&str>> = BTreeMap::new();
+        for m in members {
+            for d in f.got(m) {
+                by_member.entry(&d.2).or_default().insert(m);
+            }
+        }
+        let since = members
+            .iter()
+            .filter_map(|m| f.subscribed.get(*m))
+            .min()
+            .copied();
+        for (_, p) in &f.accepted {
+            let Some((t, topic, _)) = f.published.get(p) else {
+                continue;
+            };
+            if !topic.starts_with(prefix) || since.is_none_or(|s| *t <= s) {
+                continue;
+            }
+            match by_member.get(p) {
+                None => out.push(v(
+                    mqtt_spec::v5!("MQTT-4.5.0-1"),
+                    format!(
+                        "no member of the shared subscription received {:?}",
+                        text(p)
+                    ),
+                )),
+                // A publisher's retransmission is a new message at QoS 1 ([MQTT-4.3.2-5]
+                // on the broker's side), so only a single PUBLISH must reach a single member.
+                Some(ms) if ms.len() > 1 && h.publish_rx.get(p).copied() == Some(1) => {
+                    out.push(Violation {
+                        // Section 4.8.2 gives no statement id for "one member only".
+                        statement: "5.0 section 4.8.2",
+                        detail: format!(
+                            "{:?} went to several members of one shared subscription: {}",
+                            text(p),
+                            ms.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn retained(s: &Scenario, f: &Facts, out: &mut Vec<Violation>) {
+    let Some((checker, topic)) = s.retained_check else {
+        return;
+    };
+    let last = f
+        .accepted
+        .iter()
+        .rev()
+        .find(|(_, p)| f.published.get(p).is_some_and(|(_, t, _)| t == topic))
+        .map(|(_, p)| p);
+    let Some(last) = last else {
+        return;
+    };
+    let got = f.got(checker).iter().find(|d| d.3 && d.1 == topic);
+    match got {
+        // [MQTT-3.3.1-9]: a new subscription gets the retained message.
+        None => out.push(v(
+            mqtt_spec::v5!("MQTT-3.3.1-9"),
+            format!("{checker} subscribed at the end and got no retained message on {topic}"),
+        )),
+        // [MQTT-3.3.1-5]: each retained PUBLISH replaces the stored one.
+        Some(d) if d.2 != *last => out.push(v(
+            mqtt_spec::v5!("MQTT-3.3.1-5"),
+            format!(
+                "retained value on {topic} is {:?}, the last one accepted was {:?}",
+                text(&d.2),
+                text(last)
+            ),
+        )),
+        _ => {}
+    }
+}
+
+fn connacked(h: &History) -> impl Iterator<Item = (&u64, &NicConn)> {
+    h.nic.iter().filter(|(_, c)| c.connack.is_some())
+}
+
+fn keep_alive(h: &History, end: Millis, out: &mut Vec<Violation>) {
+    for (id, c) in connacked(h) {
+        if c.keep_alive == 0 {
+            continue;
+        }
+        let limit = c.last_rx + u64::from(c.keep_alive) * 1500 + SLACK_MS;
+        let closed = c.closed_at.unwrap_or(end);
+        if closed > limit {
+            out.push(v(
+                mqtt_spec::v5!("MQTT-3.1.2-22"),
+                format!(
+                    "connection #{id} of {} (keep alive {} s): nothing received after {}ms, still open at {}ms",
+                    c.client_id.as_deref().unwrap_or("?"),
+                    c.keep_alive,
+                    c.last_rx,
+                    if c.closed_at.is_some() { closed } else { end },
+                ),
+            ));
+        }
+    }
+}
+
+fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violation>) {
+    // Who received each will payload, when.
+    let mut got: BTreeMap<&Bytes, Vec<(Millis, &str)>> = BTreeMap::new();
+    for (client, ds) in &f.delivered {
+        for (at, topic, p, _) in ds {
+            if topic.starts_with("will/") {
+                got.entry(p).or_default().push((*at, client.as_str()));
+            }
+        }
+    }
+    // Persistent subscribers of the wills.
+    let watcher_since = s
+        .clients
+        .iter()
+        .filter(|c| !c.always_clean && c.subscriptions.iter().any(|(f, _)| f.starts_with("will/")))
+        .filter_map(|c| f.subscribed.get(&c.client_id))
+        .min()
+        .copied();
+    for (id, c) in connacked(h) {
+        let Some((payload, delay)) = &c.will else {
+            continue;
+        };
+        let cid = c.client_id.as_deref().unwrap_or("?");
+        let received = got.get(payload).map(|v| v.as_slice()).unwrap_or(&[]);
+        if c.normal_disconnect {
+            if let Some((at, who)) = received.first() {
+                // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will.
+                out.push(v(
+                    mqtt_spec::v5!("MQTT-3.14.4-3"),
+                    format!(
+                        "will of connection #{id} ({cid}) reached {who} at {at}ms although the broker received a normal DISCONNECT"
+                    ),
+                ));
+            }
+            continue;
+        }
+        let Some(closed) = c.closed_at else {
+            continue; // still open at the end: no will due
+        };
+        // The will waits for the delay or the session end, whichever comes first.
+        let wait = u64::from((*delay).min(c.session_expiry)) * 1000;
+        let earliest = c.last_rx + wait;
+        if let Some((at, who)) = received.iter().find(|(at, _)| *at + SLACK_MS < earliest) {
+            // [MQTT-3.1.3-9]
+            out.push(v(
+                mqtt_spec::v5!("MQTT-3.1.3-9"),
+                format!(
+                    "will of connection #{id} ({cid}) reached {who} at {at}ms, before its delay of {wait}ms from {}ms",
+                    c.last_rx
+                ),
+            ));
+        }
+        // Resumed by a later connection of the same client before the delay ran out?
+        let resumed_at = h
+            .nic
+            .range(id + 1..)
+            .filter(|(_, n)| n.client_id.as_deref() == Some(cid))
+            .filter_map(|(_, n)| n.connack)
+            .find(|(_, present)| *present)
+            .map(|(t, _)| t);
+        if wait > 0 && resumed_at.is_some_and(|t| t + SLACK_MS < earliest) {
+            if let Some((at, who)) = received.first() {
+                out.push(v(
+                    mqtt_spec::v5!("MQTT-3.1.3-9"),
+                    format!(
+                        "will of connection #{id} ({cid}) reached {who} at {at}ms although the session was resumed at {}ms, within the will delay",
+                        resumed_at.unwrap_or_default()
+                    ),
+                ));
+            }
+            continue;
+        }
+        if wait > 0 && resumed_at.is_some_and(|t| t <= closed + wait + SLACK_MS) {
+            continue; // a race the invariant cannot decide
+        }
+        let due = closed + wait + SLACK_MS;
+        let watched = watcher_since.is_some_and(|t| t < c.last_rx);
+        if watched && due + DELIVERY_MS < end && received.is_empty() {
+            // [MQTT-3.1.2-8]: published after an abnormal close.
+            out.push(v(
+                mqtt_spec::v5!("MQTT-3.1.2-8"),
+                format!(
+                    "connection #{id} ({cid}) was lost at {closed}ms without DISCONNECT; its will never arrived"
+                ),
+            ));
+        }
+    }
+}
+
+fn sessions(h: &History, out: &mut Vec<Violation>) {
+    let mut prev: BTreeMap<&str, (&u64, &NicConn)> = BTreeMap::new();
+    for (id, c) in connacked(h) {
+        let Some(cid) = c.client_id.as_deref() else {
+            continue;
+        };
+        if let (Some((pid, p)), Some((t, present))) = (prev.get(cid), c.connack) {
+            if !c.clean_start && p.session_expiry > 0 {
+                let e = u64::from(p.session_expiry) * 1000;
+                if let Some(closed) = p.closed_at {
+                    if present && t > closed + e + SLACK_MS {
+                        // [MQTT-4.1.0-2]
+                        out.push(v(
+                            mqtt_spec::v5!("MQTT-4.1.0-2"),
+                            format!(
+                                "{cid}: session resumed at {t}ms (connection #{id}) though connection #{pid} closed at {closed}ms with a session expiry of {e}ms"
+                            ),
+                        ));
+                    }
+                }
+                if !present && t + SLACK_MS < p.last_rx + e {
+                    // [MQTT-3.1.2-23]
+                    out.push(v(
+                        mqtt_spec::v5!("MQTT-3.1.2-23"),
+                        format!(
+                            "{cid}: no session at {t}ms (connection #{id}) though connection #{pid} was alive at {}ms with a session expiry of {e}ms",
+                            p.last_rx
+                        ),
+                    ));
+                }
+            }
+        }
+        prev.insert(cid, (id, c));
+    }
+}
