@@ -104,9 +104,10 @@ pub struct EmbeddedConfig {
     pub profile: crate::Profile,
 }
 
-/// The configurations the embedded target runs: the full-featured broker, and a restricted
-/// one (authentication required, optional features off, small limits) so that the tests of
-/// what a broker must do when it lacks a feature run too.
+/// The configurations the embedded target runs: the full-featured broker; a restricted one
+/// (authentication required, optional features off) so that the tests of what a broker must do
+/// when it lacks a feature run too; and one with small limits (Receive Maximum, Maximum Packet
+/// Size, Server Keep Alive) so that the limit tests run.
 pub fn configurations() -> Vec<EmbeddedConfig> {
     let full = EmbeddedConfig {
         name: "full",
@@ -120,10 +121,7 @@ pub fn configurations() -> Vec<EmbeddedConfig> {
         subscription_identifiers: false,
         shared_subscriptions: false,
         maximum_qos: 1,
-        receive_maximum: 5,
-        maximum_packet_size: Some(4096),
         topic_alias_maximum: 0,
-        server_keep_alive: Some(120),
         response_information: Some("mqtt-conform/response".into()),
         report_no_subscribers: true,
         ..Config::default()
@@ -138,5 +136,16 @@ pub fn configurations() -> Vec<EmbeddedConfig> {
             ..crate::Profile::default()
         },
     };
-    vec![full, restricted]
+    let limits = EmbeddedConfig {
+        name: "limits",
+        config: Config {
+            receive_maximum: 5,
+            maximum_packet_size: Some(4096),
+            server_keep_alive: Some(120),
+            topic_alias_maximum: 4,
+            ..Config::default()
+        },
+        profile: crate::Profile::default(),
+    };
+    vec![full, restricted, limits]
 }

@@ -43,6 +43,14 @@ impl Broker {
         let version = c.protocol;
         if let Some(cn) = self.conns.get_mut(&conn) {
             cn.version = version;
+            if version.is_v5() {
+                // Known from here on, so that even a refusing CONNACK respects it
+                // ([MQTT-3.2.2-19] [MQTT-3.2.2-20]).
+                cn.client_max_packet_size = c
+                    .properties
+                    .maximum_packet_size
+                    .unwrap_or(mqtt_codec::MAX_PACKET_SIZE);
+            }
         }
         let v5 = version.is_v5();
         // Versions switched off: [MQTT-3.1.2-2] (3.1.1 CONNACK 0x01; 5.0 0x84).

@@ -527,8 +527,39 @@ impl Broker {
         let Some(c) = self.conns.get(&conn) else {
             return false;
         };
+        let version = c.version;
+        let max = c.client_max_packet_size as usize;
+        let mut trimmed: Packet;
+        let mut packet = packet;
+        // 5.0: a Reason String or User Property that would make a packet other than PUBLISH
+        // larger than the client's Maximum Packet Size is left out ([MQTT-3.2.2-19]
+        // [MQTT-3.2.2-20] [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.14.2-3] [MQTT-3.14.2-4] and the
+        // same rule for every acknowledgement).
+        if version.is_v5()
+            && !matches!(packet, Packet::Publish(_))
+            && packet.encoded_len(version).unwrap_or(0) > max
+        {
+            trimmed = packet.clone();
+            let props = match &mut trimmed {
+                Packet::ConnAck(p) => Some(&mut p.properties),
+                Packet::PubAck(p) => Some(&mut p.properties),
+                Packet::PubRec(p) => Some(&mut p.properties),
+                Packet::PubRel(p) => Some(&mut p.properties),
+                Packet::PubComp(p) => Some(&mut p.properties),
+                Packet::SubAck(p) => Some(&mut p.properties),
+                Packet::UnsubAck(p) => Some(&mut p.properties),
+                Packet::Disconnect(p) => Some(&mut p.properties),
+                Packet::Auth(p) => Some(&mut p.properties),
+                _ => None,
+            };
+            if let Some(props) = props {
+                props.reason_string = None;
+                props.user_properties.clear();
+            }
+            packet = &trimmed;
+        }
         let mut buf = BytesMut::new();
-        match packet.encode(c.version, &mut buf) {
+        match packet.encode(version, &mut buf) {
             Ok(()) => {
                 self.push_bytes(conn, buf.freeze());
                 true
