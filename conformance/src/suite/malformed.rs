@@ -854,6 +854,17 @@ fn auth_tests() -> Vec<TestCase> {
         )
         .v5(&[v5!("MQTT-4.12.0-2"), v5!("MQTT-4.12.0-5"), v5!("MQTT-3.15.2-1")]),
         TestCase::new(
+            "auth.within-maximum-packet-size",
+            "The server's AUTH packets respect the client's Maximum Packet Size (256 bytes)",
+            body!(auth_within_maximum_packet_size),
+        )
+        .v5(&[
+            v5!("MQTT-3.15.2-2"),
+            v5!("MQTT-3.15.2-3"),
+            v5!("MQTT-4.12.0-2"),
+            v5!("MQTT-4.12.0-5"),
+        ]),
+        TestCase::new(
             "auth.reauthenticate-failure-closes",
             "A failed re-authentication ends the connection (optionally after DISCONNECT with an error code)",
             body!(auth_reauth_failure),
@@ -2498,7 +2509,11 @@ fn auth_with_data(reason: u8, method: &str, data: &[u8]) -> Bytes {
 /// Waits for the server's AUTH 0x18 of a SCRAM exchange and returns its data. A refusal
 /// (CONNACK or DISCONNECT) is a skip when `refusal_skips` (the broker does not offer SCRAM for
 /// this user), a failure otherwise.
-async fn server_continue(ctx: &Ctx, c: &mut Client, refusal_skips: bool) -> Result<Bytes, Stop> {
+async fn server_continue(
+    ctx: &Ctx,
+    c: &mut Client,
+    refusal_skips: bool,
+) -> Result<(Bytes, usize), Stop> {
     let expected = format!("AUTH 0x18 with Authentication Method {SCRAM}");
     match c.next(ctx.patience()).await? {
         Some(Incoming::Packet(Packet::Auth(a))) => {
@@ -2519,7 +2534,13 @@ async fn server_continue(ctx: &Ctx, c: &mut Client, refusal_skips: bool) -> Resu
                     ),
                 ));
             }
-            Ok(a.properties.authentication_data.clone().unwrap_or_default())
+            let size = Packet::Auth(a.clone())
+                .encoded_len(mqtt_codec::ProtocolVersion::V5)
+                .unwrap_or(usize::MAX);
+            Ok((
+                a.properties.authentication_data.clone().unwrap_or_default(),
+                size,
+            ))
         }
         Some(Incoming::Malformed(e)) => Err(Stop::fail(
             expected,
@@ -2544,7 +2565,9 @@ async fn server_continue(ctx: &Ctx, c: &mut Client, refusal_skips: bool) -> Resu
 
 /// A connection authenticated with SCRAM-SHA-256 using the profile's credentials: CONNECT,
 /// AUTH 0x18 from the server, AUTH 0x18 with the proof, CONNACK 0x00 with the same method.
-async fn scram_connect(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
+/// With `limit`, the CONNECT announces that Maximum Packet Size and the server's AUTH has to
+/// fit in it ([MQTT-3.15.2-2], [MQTT-3.15.2-3]; the caller lists them).
+async fn scram_connect(ctx: &Ctx, label: &str, limit: Option<u32>) -> Result<Client, Stop> {
     let (user, password) = scram_credentials(ctx)?;
     let mut scram = ScramClient::new(&user, &password, &format!("mc{}", ctx.client_id(label)));
     let mut c = ctx.open(label).await?;
@@ -2553,8 +2576,18 @@ async fn scram_connect(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
     p.password = None;
     p.properties.authentication_method = Some(SCRAM.into());
     p.properties.authentication_data = Some(Bytes::from(scram.client_first()));
+    p.properties.maximum_packet_size = limit;
     c.send(Packet::Connect(Box::new(p))).await?;
-    let server_first = server_continue(ctx, &mut c, true).await?;
+    let (server_first, size) = server_continue(ctx, &mut c, true).await?;
+    if let Some(max) = limit {
+        if size > max as usize {
+            return Err(Stop::fail_at(
+                v5!("MQTT-3.15.2-2"),
+                format!("an AUTH of at most {max} bytes (the client's Maximum Packet Size)"),
+                format!("an AUTH of {size} bytes"),
+            ));
+        }
+    }
     let fin = scram.client_final(&server_first).map_err(|e| {
         Stop::fail_at(
             v5!("MQTT-4.12.0-2"),
@@ -2592,13 +2625,32 @@ async fn scram_connect(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
     }
 }
 
+/// [`scram_connect`] as a precondition: its failures make the test inconclusive.
+async fn scram_connect_pre(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
+    scram_connect(ctx, label, None).await.map_err(|e| match e {
+        Stop::Fail {
+            expected, observed, ..
+        } => Stop::Inconclusive(format!(
+            "the {SCRAM} authentication failed: expected {expected}; observed {observed}"
+        )),
+        other => other,
+    })
+}
+
 async fn auth_exchange(ctx: Ctx) -> Outcome {
-    let c = scram_connect(&ctx, "a").await?;
+    let c = scram_connect(&ctx, "a", None).await?;
+    c.disconnect().await
+}
+
+async fn auth_within_maximum_packet_size(ctx: Ctx) -> Outcome {
+    // 256 bytes hold a SCRAM server-first message with room to spare, not a long Reason
+    // String or many User Properties.
+    let c = scram_connect(&ctx, "a", Some(256)).await?;
     c.disconnect().await
 }
 
 async fn auth_reauth_other_method(ctx: Ctx) -> Outcome {
-    let mut c = scram_connect(&ctx, "a").await?;
+    let mut c = scram_connect_pre(&ctx, "a").await?;
     let other = "mqtt-conform-other-method";
     let what = format!("AUTH 0x19 naming {other} after authenticating with {SCRAM}");
     c.send_raw(&what, &auth_packet(0x19, other)).await?;
@@ -2606,7 +2658,7 @@ async fn auth_reauth_other_method(ctx: Ctx) -> Outcome {
 }
 
 async fn auth_reauth_failure(ctx: Ctx) -> Outcome {
-    let mut c = scram_connect(&ctx, "a").await?;
+    let mut c = scram_connect_pre(&ctx, "a").await?;
     let (user, _) = scram_credentials(&ctx)?;
     let nonce = format!("mcre{}", ctx.client_id("a"));
     let first = format!("n,,n={user},r={nonce}");
@@ -2615,7 +2667,7 @@ async fn auth_reauth_failure(ctx: Ctx) -> Outcome {
         &auth_with_data(0x19, SCRAM, first.as_bytes()),
     )
     .await?;
-    let server_first = server_continue(&ctx, &mut c, false).await?;
+    let (server_first, _) = server_continue(&ctx, &mut c, false).await?;
     let combined = String::from_utf8_lossy(&server_first)
         .split(',')
         .find_map(|kv| kv.strip_prefix("r=").map(str::to_string))
@@ -2665,6 +2717,7 @@ mod tests {
                 "auth.none-without-method-in-connect",
                 "auth.rejected-closes",
                 "auth.exchange",
+                "auth.within-maximum-packet-size",
             ];
             if !t.v5.is_empty() && !own.contains(&t.id) {
                 assert!(t.v5.contains(&HANDLING), "{}", t.id);
