@@ -1345,8 +1345,8 @@ fn topic_tests() -> Vec<TestCase> {
             "Topic matching is case sensitive",
             body!(case_sensitive),
         )
-        .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
-        .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
+        .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1")])
+        .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1")]),
         TestCase::new(
             "topics.no-unicode-normalization",
             "Topics are compared as sent: canonically equivalent but different strings do not match",
@@ -1366,8 +1366,8 @@ fn topic_tests() -> Vec<TestCase> {
             "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching",
             body!(bom_kept),
         )
-        .v311(&[v311!("MQTT-1.5.3-3"), v311!("MQTT-3.3.2-3")])
-        .v5(&[v5!("MQTT-1.5.4-3"), v5!("MQTT-3.3.2-3")]),
+        .v311(&[v311!("MQTT-1.5.3-3"), v311!("MQTT-4.5.0-1")])
+        .v5(&[v5!("MQTT-1.5.4-3"), v5!("MQTT-4.5.0-1")]),
         TestCase::new(
             "topics.longest-topic",
             "A topic filter and name of 65535 bytes, the longest encodable, match and are forwarded intact",
@@ -1385,9 +1385,15 @@ fn topic_tests() -> Vec<TestCase> {
 }
 
 /// Subscribes to `filters`, publishes on every topic of `yes` and `no`, and checks that each
-/// `yes` topic was delivered (fails MQTT-4.5.0-1) and no `no` topic was (fails MQTT-3.3.2-3). A
-/// refused filter fails the test's main statement.
-async fn matching(ctx: &Ctx, filters: &[String], yes: &[String], no: &[String]) -> Outcome {
+/// `yes` topic was delivered (fails MQTT-4.5.0-1) and no `no` topic was (fails `wrong`: its
+/// 3.1.1 and 5.0 ids). A refused filter fails the test's main statement.
+async fn matching(
+    ctx: &Ctx,
+    filters: &[String],
+    yes: &[String],
+    no: &[String],
+    wrong: (mqtt_spec::StatementId, mqtt_spec::StatementId),
+) -> Outcome {
     let mut c = ctx.connect("a").await?;
     let a = subscribe_raw(
         &mut c,
@@ -1423,8 +1429,8 @@ async fn matching(ctx: &Ctx, filters: &[String], yes: &[String], no: &[String]) 
     if let Some(m) = got.iter().find(|m| no.iter().any(|t| *m.topic == **t)) {
         return Err(fail_at(
             ctx,
-            v311!("MQTT-3.3.2-3"),
-            v5!("MQTT-3.3.2-3"),
+            wrong.0,
+            wrong.1,
             format!("no message on topics that do not match {filters:?}"),
             format!("delivered {}", list(std::slice::from_ref(m))),
         ));
@@ -1435,8 +1441,8 @@ async fn matching(ctx: &Ctx, filters: &[String], yes: &[String], no: &[String]) 
     {
         return Err(fail_at(
             ctx,
-            v311!("MQTT-3.3.2-3"),
-            v5!("MQTT-3.3.2-3"),
+            wrong.0,
+            wrong.1,
             "only the topics published by the test",
             format!("delivered {}", list(std::slice::from_ref(m))),
         ));
@@ -1458,7 +1464,14 @@ async fn plus_one_level(ctx: Ctx) -> Outcome {
         &format!("{p}/b/c/d"),
         &format!("{p}/b/cc"),
     ]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn plus_last_level(ctx: Ctx) -> Outcome {
@@ -1466,7 +1479,14 @@ async fn plus_last_level(ctx: Ctx) -> Outcome {
     let f = format!("{p}/a/+");
     let yes = strings(&[&format!("{p}/a/b"), &format!("{p}/a/")]);
     let no = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c"), &format!("{p}/ab")]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn plus_first_level(ctx: Ctx) -> Outcome {
@@ -1480,7 +1500,14 @@ async fn plus_first_level(ctx: Ctx) -> Outcome {
         &format!("/{rest}/x"),
     ]);
     let no = strings(&[&format!("{p}/x/y"), &format!("a/b/{rest}/x")]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn plus_twice(ctx: Ctx) -> Outcome {
@@ -1488,7 +1515,14 @@ async fn plus_twice(ctx: Ctx) -> Outcome {
     let f = format!("{p}/+/+");
     let yes = strings(&[&format!("{p}/a/b"), &format!("{p}/a/")]);
     let no = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c")]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn hash_parent_children(ctx: Ctx) -> Outcome {
@@ -1501,7 +1535,14 @@ async fn hash_parent_children(ctx: Ctx) -> Outcome {
         &format!("{p}/a/"),
     ]);
     let no = strings(&[&format!("{p}/ab"), &format!("{p}/b/a"), &p]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn plus_then_hash(ctx: Ctx) -> Outcome {
@@ -1509,7 +1550,14 @@ async fn plus_then_hash(ctx: Ctx) -> Outcome {
     let f = format!("{p}/+/#");
     let yes = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c"), &format!("{p}/")]);
     let no = strings(&[&p]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn case_sensitive(ctx: Ctx) -> Outcome {
@@ -1517,7 +1565,14 @@ async fn case_sensitive(ctx: Ctx) -> Outcome {
     let f = format!("{p}/Case/Topic");
     let yes = vec![f.clone()];
     let no = strings(&[&format!("{p}/case/topic"), &format!("{p}/CASE/TOPIC")]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
+    )
+    .await
 }
 
 async fn no_normalization(ctx: Ctx) -> Outcome {
@@ -1527,7 +1582,14 @@ async fn no_normalization(ctx: Ctx) -> Outcome {
     let f2 = format!("{p}/\u{2126}");
     let yes = vec![f1.clone(), f2.clone()];
     let no = strings(&[&format!("{p}/cafe\u{301}"), &format!("{p}/\u{3a9}")]);
-    matching(&ctx, &[f1, f2], &yes, &no).await
+    matching(
+        &ctx,
+        &[f1, f2],
+        &yes,
+        &no,
+        (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
+    )
+    .await
 }
 
 async fn spaces_significant(ctx: Ctx) -> Outcome {
@@ -1539,7 +1601,14 @@ async fn spaces_significant(ctx: Ctx) -> Outcome {
         &format!("{p}/with space/x"),
         &format!("{p}/with  space/ x "),
     ]);
-    matching(&ctx, &[f], &yes, &no).await
+    matching(
+        &ctx,
+        &[f],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn empty_levels(ctx: Ctx) -> Outcome {
@@ -1553,7 +1622,14 @@ async fn empty_levels(ctx: Ctx) -> Outcome {
         &format!("{p}//a"),
         &format!("{p}/"),
     ]);
-    matching(&ctx, &[f1, f2], &yes, &no).await
+    matching(
+        &ctx,
+        &[f1, f2],
+        &yes,
+        &no,
+        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+    )
+    .await
 }
 
 async fn bom_kept(ctx: Ctx) -> Outcome {
@@ -1562,7 +1638,14 @@ async fn bom_kept(ctx: Ctx) -> Outcome {
     let lead = format!("\u{feff}{p}/lead");
     let yes = vec![inner.clone(), lead.clone()];
     let no = strings(&[&format!("{p}/bom"), &format!("{p}/lead")]);
-    matching(&ctx, &[inner, lead], &yes, &no).await
+    matching(
+        &ctx,
+        &[inner, lead],
+        &yes,
+        &no,
+        (v311!("MQTT-1.5.3-3"), v5!("MQTT-1.5.4-3")),
+    )
+    .await
 }
 
 async fn longest_topic(ctx: Ctx) -> Outcome {
@@ -1689,7 +1772,7 @@ fn retained_tests() -> Vec<TestCase> {
             body!(retained_stored),
         )
         .v311(&[v311!("MQTT-3.3.1-5"), v311!("MQTT-3.3.1-8"), v311!("MQTT-3.1.2-7")])
-        .v5(&[v5!("MQTT-3.3.1-5"), v5!("MQTT-3.3.1-9")])
+        .v5(&[v5!("MQTT-3.3.1-5"), v5!("MQTT-3.3.1-9"), v5!("MQTT-3.8.4-8")])
         .requires(&[Cap::Retain]),
         TestCase::new(
             "retain.every-matching-topic",
@@ -1780,7 +1863,10 @@ async fn retained_stored(ctx: Ctx) -> Outcome {
     }
     let want = q.min(g);
     if m.qos.as_u8() != want {
-        return Err(Stop::fail(
+        return Err(fail_at(
+            &ctx,
+            v311!("MQTT-3.3.1-5"),
+            v5!("MQTT-3.8.4-8"),
             format!("QoS {want}: the stored QoS {q} limited by the granted QoS {g}"),
             list(&[m]),
         ));
