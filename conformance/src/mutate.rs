@@ -67,6 +67,12 @@ pub enum Mutation {
     /// Drop every packet of this type on connections whose CONNACK said Session Present (a
     /// broker that forgets what it must resend when a session resumes).
     DropWhenResumed(PacketType),
+    /// When a session resumes (CONNACK with Session Present), resend the last QoS 1/2 PUBLISH
+    /// this client received on an earlier connection, with DUP set (a broker that resends
+    /// what was already acknowledged).
+    ReplayOnResume,
+    /// Give every PUBLISH a Response Topic with a wildcard (5.0).
+    WildcardResponseTopic,
 }
 
 impl Mutation {
@@ -145,6 +151,8 @@ impl Mutation {
         v.push(Mutation::InjectRetained);
         v.push(Mutation::DropWhenResumed(T::Publish));
         v.push(Mutation::DropWhenResumed(T::PubRel));
+        v.push(Mutation::ReplayOnResume);
+        v.push(Mutation::WildcardResponseTopic);
         v.push(Mutation::AddResponseInformation);
         for t in [
             T::ConnAck,
@@ -169,12 +177,20 @@ impl Mutation {
 pub struct MutatingTarget {
     inner: Arc<dyn Target>,
     mutation: Mutation,
+    /// Last QoS 1/2 PUBLISH delivered to each client id, across connections.
+    memory: Memory,
 }
+
+type Memory = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Packet>>>;
 
 impl MutatingTarget {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Target>, mutation: Mutation) -> Self {
-        MutatingTarget { inner, mutation }
+        MutatingTarget {
+            inner,
+            mutation,
+            memory: Memory::default(),
+        }
     }
 }
 
@@ -195,7 +211,12 @@ impl Target for MutatingTarget {
         Box::pin(async move {
             let upstream = self.inner.connect().await?;
             let (suite_side, proxy_side) = tokio::io::duplex(64 * 1024);
-            tokio::spawn(proxy(proxy_side, upstream, self.mutation));
+            tokio::spawn(proxy(
+                proxy_side,
+                upstream,
+                self.mutation,
+                self.memory.clone(),
+            ));
             Ok(Box::new(suite_side) as BoxStream)
         })
     }
@@ -208,6 +229,9 @@ struct State {
     filters: Vec<(u16, String)>,
     /// The CONNACK of this connection said Session Present.
     resumed: bool,
+    /// The client id from CONNECT.
+    client_id: Option<String>,
+    memory: Memory,
     seen_first: Vec<PacketType>,
     next_id: u16,
 }
@@ -219,6 +243,9 @@ impl State {
         let ty = p.packet_type();
         if let Packet::ConnAck(a) = &p {
             self.resumed = a.session_present;
+        }
+        if self.mutation == M::ReplayOnResume {
+            return self.replay(p);
         }
         match self.mutation {
             M::DropWhenResumed(t) if t == ty && self.resumed => vec![],
@@ -298,6 +325,9 @@ impl State {
                     props.response_information = Some("injected/response".into());
                 })]
             }
+            M::WildcardResponseTopic if self.is_v5() => vec![map_publish(p, |m| {
+                m.properties.response_topic = Some("injected/#".into());
+            })],
             M::InjectRetained => match p {
                 Packet::SubAck(a) => {
                     let topic = self
@@ -316,6 +346,30 @@ impl State {
                 other => vec![other],
             },
             _ => vec![p],
+        }
+    }
+
+    fn replay(&mut self, p: Packet) -> Vec<Packet> {
+        let Some(id) = self.client_id.clone() else {
+            return vec![p];
+        };
+        let Ok(mut memory) = self.memory.lock() else {
+            return vec![p];
+        };
+        match p {
+            Packet::Publish(m) if m.qos != QoS::AtMostOnce => {
+                memory.insert(id, Packet::Publish(m.clone()));
+                vec![Packet::Publish(m)]
+            }
+            Packet::ConnAck(a) if a.session_present => {
+                let mut out = vec![Packet::ConnAck(a)];
+                if let Some(Packet::Publish(mut old)) = memory.get(&id).cloned() {
+                    old.dup = true;
+                    out.push(Packet::Publish(old));
+                }
+                out
+            }
+            other => vec![other],
         }
     }
 
@@ -475,7 +529,12 @@ fn shift_id(p: Packet) -> Packet {
 }
 
 /// Proxies one connection: suite <-> broker, mutating what the broker sends.
-async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Mutation) {
+async fn proxy(
+    suite: tokio::io::DuplexStream,
+    broker: BoxStream,
+    mutation: Mutation,
+    memory: Memory,
+) {
     let (mut suite_r, mut suite_w) = tokio::io::split(suite);
     let (mut broker_r, mut broker_w) = tokio::io::split(broker);
     let state = Arc::new(tokio::sync::Mutex::new(State {
@@ -485,6 +544,8 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
         next_id: 0,
         filters: Vec::new(),
         resumed: false,
+        client_id: None,
+        memory,
     }));
     let st = state.clone();
     let (suite_gone_tx, suite_gone) = tokio::sync::oneshot::channel::<()>();
@@ -515,6 +576,9 @@ async fn proxy(suite: tokio::io::DuplexStream, broker: BoxStream, mutation: Muta
                     let v = s.version.unwrap_or(ProtocolVersion::V5);
                     loop {
                         match decode(&mut parsed, v, &Limits::default(), Some(Side::Client)) {
+                            Ok(Some(Packet::Connect(c))) => {
+                                s.client_id = Some(c.client_id.to_string());
+                            }
                             Ok(Some(Packet::Subscribe(sub))) => {
                                 if let Some(f) = sub.filters.first() {
                                     s.filters.push((sub.packet_id, f.filter.to_string()));
