@@ -257,12 +257,6 @@ pub fn tests() -> Vec<TestCase> {
             body!(prop_user_properties),
         )
         .v5(&[v5!("MQTT-3.3.2-17"), v5!("MQTT-3.3.2-18")]),
-        TestCase::new(
-            "publish.properties.response-topic-wildcard-not-forwarded",
-            "A Response Topic with a wildcard is never forwarded: the server refuses the message or closes",
-            body!(response_topic_wildcard),
-        )
-        .v5(&[v5!("MQTT-3.3.2-14")]),
         // ---- 5.0 message expiry -------------------------------------------------------
         TestCase::new(
             "publish.message-expiry.expired-not-delivered",
@@ -1494,40 +1488,6 @@ async fn prop_user_properties(ctx: Ctx) -> Outcome {
         ));
     }
     Ok(())
-}
-
-async fn response_topic_wildcard(ctx: Ctx) -> Outcome {
-    // The rule binds every sender of a PUBLISH, the server forwarding a message included: a
-    // server may refuse such a message (close, or PUBACK with an error code) but must never
-    // pass the wildcard Response Topic on.
-    let t = ctx.topic("rtw");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut c = ctx.connect("a").await?;
-    let mut m = msg(&t, QoS::AtLeastOnce, 1, b"x");
-    m.properties.response_topic = Some(ctx.topic("reply/#").into());
-    let raw = RawPacket::from_packet(&Packet::Publish(m), ctx.version());
-    c.send_raw(
-        "PUBLISH with Response Topic containing '#'",
-        &raw.to_bytes(),
-    )
-    .await?;
-    // The publisher's side: whatever the server answers (or a close) is acceptable.
-    drain(&mut c, ctx.quiet()).await?;
-    let forwarded = drain(&mut s, ctx.quiet()).await?;
-    for x in &forwarded {
-        if let Packet::Publish(f) = x {
-            if let Some(rt) = &f.properties.response_topic {
-                if rt.contains(['#', '+']) {
-                    return Err(Stop::fail(
-                        "no PUBLISH from the server with a wildcard in its Response Topic",
-                        format!("{} with Response Topic {:?}", describe(x), &**rt),
-                    ));
-                }
-            }
-        }
-    }
-    s.disconnect().await
 }
 
 // =====================================================================================
