@@ -776,10 +776,13 @@ async fn session_takeover(ctx: Ctx) -> Outcome {
     let e = watch_close(&mut old, ctx.patience()).await?;
     let expected = ctx.pick(
         "the older connection is closed",
-        "DISCONNECT 0x8E (Session taken over) on the older connection, then its close",
+        "the older connection closed, after DISCONNECT 0x8E (Session taken over) if any",
     );
     if ctx.v5() {
+        // The close is the MUST of [MQTT-3.1.4-3]; the DISCONNECT 0x8E before it is checked
+        // at SHOULD level by `session.takeover.disconnect-0x8e`.
         match &e.disconnect {
+            None if e.closed => {}
             None => return Err(Stop::fail(expected, e.summary())),
             Some(d) => {
                 if !d
@@ -1903,11 +1906,11 @@ async fn disconnect_within_maximum_packet_size(ctx: Ctx) -> Outcome {
     new.handshake(ctx.connect_packet("a")).await?;
     let e = watch_close(&mut old, ctx.patience()).await?;
     let Some(d) = &e.disconnect else {
-        return Err(Stop::fail_at(
-            v5!("MQTT-3.1.4-3"),
-            "DISCONNECT 0x8E on the taken-over connection",
-            e.summary(),
-        ));
+        // Nothing to measure: a server may close a taken-over connection without DISCONNECT.
+        return Err(Stop::Inconclusive(format!(
+            "the server sent no DISCONNECT on the taken-over connection: {}",
+            e.summary()
+        )));
     };
     let len = encoded_len(&Packet::Disconnect(d.clone()), ProtocolVersion::V5);
     if len > limit as usize {
