@@ -56,6 +56,26 @@ pub const NOT_OBSERVABLE: &[(Protocol, &str, &str)] = &[
         "WebSocket transport: the suite speaks TCP only",
     ),
     (
+        Protocol::V3_1_1,
+        "MQTT-6.0.0-4",
+        "WebSocket transport: the suite speaks TCP only",
+    ),
+    (
+        Protocol::V5_0,
+        "MQTT-6.0.0-4",
+        "WebSocket transport: the suite speaks TCP only",
+    ),
+    (
+        Protocol::V3_1_1,
+        "MQTT-7.0.0-2",
+        "interoperability without outside extensions is a property of the whole implementation, not a behaviour a test can provoke",
+    ),
+    (
+        Protocol::V3_1_1,
+        "MQTT-7.1.1-1",
+        "a property of the transport: every test runs over an ordered, lossless stream (TCP)",
+    ),
+    (
         Protocol::V5_0,
         "MQTT-6.0.0-1",
         "WebSocket transport: the suite speaks TCP only",

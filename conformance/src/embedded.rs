@@ -127,12 +127,23 @@ pub fn configurations() -> Vec<EmbeddedConfig> {
         ..Config::default()
     };
     c.users.insert("conform".into(), "conform-secret".into());
+    c.acl = Some(mqtt_broker_model::Acl {
+        default_allow: true,
+        rules: vec![mqtt_broker_model::AclRule {
+            username: None,
+            client_id: None,
+            topic: "mqtt-conform/denied/#".into(),
+            access: mqtt_broker_model::AclAccess::Publish,
+            allow: false,
+        }],
+    });
     let restricted = EmbeddedConfig {
         name: "restricted",
         config: c,
         profile: crate::Profile {
             username: Some("conform".into()),
             password: Some("conform-secret".into()),
+            unauthorized_topic: Some("mqtt-conform/denied/x".into()),
             ..crate::Profile::default()
         },
     };

@@ -8,6 +8,7 @@
 //! capabilities:              # overrides of probed capabilities (any field of Capabilities)
 //!   sys_topics: true
 //! refused_topics: ["forbidden/#"]   # topics the broker refuses by policy: tests using them skip
+//! unauthorized_topic: forbidden/x   # a topic these credentials may not publish to
 //! deviations:                # expected failures, each with its reason
 //!   - test: v5.connect.example
 //!     statement: MQTT-3.1.2-4
@@ -41,6 +42,9 @@ pub struct Profile {
     /// Topic filters the broker refuses by policy.
     #[serde(default)]
     pub refused_topics: Vec<String>,
+    /// A topic the suite's credentials may not publish to (authorization tests skip without).
+    #[serde(default)]
+    pub unauthorized_topic: Option<String>,
     /// Known deviations: expected failures with reasons.
     #[serde(default)]
     pub deviations: Vec<Deviation>,

@@ -112,6 +112,7 @@ pub fn run_embedded(
         // The configuration's credentials; the user's profile keeps its deviations.
         o.profile.username = ec.profile.username.clone();
         o.profile.password = ec.profile.password.clone();
+        o.profile.unauthorized_topic = ec.profile.unauthorized_topic.clone();
         let p = Progress {
             planned: Box::new(|_| {}),
             done: progress.done.clone(),

@@ -73,17 +73,27 @@ fn start(port: u16) -> Broker {
     broker
 }
 
-/// Test ids listed in the expectation file (lines `- test: <id>`).
-fn expected_failures() -> BTreeSet<String> {
+/// Test ids listed in the expectation file (lines `- test: <id>`), and those of them marked
+/// `intermittent: true` (the deviation depends on timing inside the broker: the test may pass).
+fn expected_failures() -> (BTreeSet<String>, BTreeSet<String>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expectations/mosquitto-2.0.yaml");
     let file = std::fs::File::open(&path).expect("expectation file");
     let mut out = BTreeSet::new();
+    let mut intermittent = BTreeSet::new();
+    let mut last = None;
     for line in BufReader::new(file).lines().map_while(Result::ok) {
-        if let Some(id) = line.trim().strip_prefix("- test:") {
-            out.insert(id.trim().to_string());
+        let line = line.trim();
+        if let Some(id) = line.strip_prefix("- test:") {
+            let id = id.trim().to_string();
+            out.insert(id.clone());
+            last = Some(id);
+        } else if line == "intermittent: true" {
+            if let Some(id) = &last {
+                intermittent.insert(id.clone());
+            }
         }
     }
-    out
+    (out, intermittent)
 }
 
 #[test]
@@ -142,9 +152,12 @@ fn mosquitto_failures_match_expectations() {
         .filter(|t| t.verdict == Verdict::Fail)
         .map(|t| t.id.clone())
         .collect();
-    let expected = expected_failures();
+    let (expected, intermittent) = expected_failures();
     let unexpected: Vec<_> = failing.difference(&expected).collect();
-    let fixed: Vec<_> = expected.difference(&failing).collect();
+    let fixed: Vec<_> = expected
+        .difference(&failing)
+        .filter(|id| !intermittent.contains(*id))
+        .collect();
     let detail: Vec<String> = results
         .tests
         .iter()

@@ -257,6 +257,20 @@ pub fn tests() -> Vec<TestCase> {
             body!(prop_user_properties),
         )
         .v5(&[v5!("MQTT-3.3.2-17"), v5!("MQTT-3.3.2-18")]),
+        // ---- authorization and refused messages ------------------------------------------
+        TestCase::new(
+            "publish.authorization.unauthorized-acknowledged-or-closed",
+            "A PUBLISH the client is not authorized to make is acknowledged as usual for its QoS, or the connection is closed",
+            body!(unauthorized_publish),
+        )
+        .v311(&[v311!("MQTT-3.3.5-2")]),
+        TestCase::new(
+            "publish.qos2.failed-pubrec-then-same-id-is-new",
+            "After a PUBREC with a failure code, a PUBLISH reusing that packet identifier is a new message and is delivered",
+            body!(failed_pubrec_then_new),
+        )
+        .v5(&[v5!("MQTT-4.3.3-9")])
+        .requires(&[Cap::QoS2]),
         // ---- 5.0 message expiry -------------------------------------------------------
         TestCase::new(
             "publish.message-expiry.expired-not-delivered",
@@ -2387,4 +2401,114 @@ async fn rpi_acks_bare(ctx: Ctx) -> Outcome {
         }
     }
     c.disconnect().await
+}
+
+// =====================================================================================
+// Authorization, refused QoS 2 messages.
+// =====================================================================================
+
+async fn unauthorized_publish(ctx: Ctx) -> Outcome {
+    let Some(topic) = ctx.profile().unauthorized_topic.clone() else {
+        return Err(Stop::Skip(
+            "the profile names no topic the suite may not publish to (unauthorized_topic)".into(),
+        ));
+    };
+    let mut c = ctx.connect("a").await?;
+    c.send(Packet::Publish(msg(
+        &topic,
+        QoS::AtLeastOnce,
+        9,
+        b"not allowed",
+    )))
+    .await?;
+    match c.next(ctx.patience()).await? {
+        Some(Incoming::Packet(Packet::PubAck(a))) if a.packet_id == 9 => c.disconnect().await,
+        Some(Incoming::Closed) => Ok(()),
+        Some(other) => Err(Stop::fail(
+            "PUBACK for packet id 9, or the close",
+            crate::client::describe_incoming(&other),
+        )),
+        None => Err(Stop::fail(
+            "PUBACK for packet id 9, or the close",
+            format!("nothing within {} ms", ctx.patience().as_millis()),
+        )),
+    }
+}
+
+async fn failed_pubrec_then_new(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("frec");
+    let mut s = ctx.connect("s").await?;
+    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
+    let mut p = ctx.connect("p").await?;
+    // Ways to make a server refuse a QoS 2 message: an unauthorized topic, or a payload that
+    // is not UTF-8 although the Payload Format Indicator says it is.
+    let mut refusals: Vec<Publish> = Vec::new();
+    if let Some(topic) = ctx.profile().unauthorized_topic.clone() {
+        refusals.push(msg(&topic, QoS::ExactlyOnce, 7, b"refused"));
+    }
+    let mut bad = msg(&t, QoS::ExactlyOnce, 7, &[0xff, 0xfe, 0xfd]);
+    bad.properties.payload_format_indicator = Some(1);
+    refusals.push(bad);
+    let mut refused = false;
+    for m in refusals {
+        p.send(Packet::Publish(m)).await?;
+        let rc = precondition(
+            p.expect(ctx.patience(), "PUBREC for packet id 7", |x| match x {
+                Packet::PubRec(a) if a.packet_id == 7 => Some(a.reason_code),
+                _ => None,
+            })
+            .await,
+            "no PUBREC",
+        )?;
+        if rc.0 >= 0x80 {
+            refused = true;
+            break;
+        }
+        // Accepted after all: finish the flow and try the next way.
+        p.send(Packet::PubRel(PubRel::new(7))).await?;
+        precondition(
+            p.expect_type(ctx.patience(), PacketType::PubComp).await,
+            "no PUBCOMP",
+        )?;
+        // The subscriber may have got it; forget it.
+        let _ = drain(&mut s, ctx.quiet()).await?;
+    }
+    if !refused {
+        return Err(Stop::Skip(
+            "the server accepted every QoS 2 message the suite could make it refuse".into(),
+        ));
+    }
+    // The same packet identifier again, a valid message: a new message.
+    p.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 7, b"second")))
+        .await?;
+    let rc = p
+        .expect(ctx.patience(), "PUBREC for the new message", |x| match x {
+            Packet::PubRec(a) if a.packet_id == 7 => Some(a.reason_code),
+            _ => None,
+        })
+        .await?;
+    if rc.0 >= 0x80 {
+        return Err(Stop::fail(
+            "the new message accepted (PUBREC below 0x80)",
+            format!("PUBREC 0x{:02X}", rc.0),
+        ));
+    }
+    p.send(Packet::PubRel(PubRel::new(7))).await?;
+    p.expect_type(ctx.patience(), PacketType::PubComp).await?;
+    let m = recv_publish(
+        &ctx,
+        &mut s,
+        &t,
+        "the new message delivered to the subscriber",
+    )
+    .await?;
+    if &m.payload[..] != b"second" {
+        return Err(Stop::fail(
+            "the new message's payload \"second\"",
+            describe(&Packet::Publish(m)),
+        ));
+    }
+    ack(&ctx, &mut s, &m).await?;
+    p.disconnect().await?;
+    s.disconnect().await
 }

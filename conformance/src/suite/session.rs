@@ -96,7 +96,11 @@ pub fn tests() -> Vec<TestCase> {
             "An unacknowledged QoS 1 PUBLISH is resent on reconnection with DUP=1 and its original id",
             body!(redeliver_qos1),
         )
-        .v311(&[v311!("MQTT-4.4.0-1"), v311!("MQTT-2.3.1-4")])
+        .v311(&[
+            v311!("MQTT-4.4.0-1"),
+            v311!("MQTT-2.3.1-4"),
+            v311!("MQTT-3.3.1-1"),
+        ])
         .v5(&[
             v5!("MQTT-4.4.0-1"),
             v5!("MQTT-3.3.1-1"),
