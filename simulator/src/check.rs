@@ -379,7 +379,15 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
         };
         // The will waits for the delay or the session end, whichever comes first.
         let wait = u64::from((*delay).min(c.session_expiry)) * 1000;
-        let earliest = c.last_rx + wait;
+        // A later connection with Clean Start ends the session, and the will goes then
+        // ([MQTT-3.1.2-4]); its CONNECT arrived after that connection was accepted.
+        let clean_restart = h
+            .nic
+            .range(id + 1..)
+            .filter(|(_, n)| n.client_id.as_deref() == Some(cid) && n.clean_start)
+            .map(|(_, n)| n.accepted_at)
+            .next();
+        let earliest = clean_restart.map_or(c.last_rx + wait, |t| t.min(c.last_rx + wait));
         if let Some((at, who)) = received.iter().find(|(at, _)| *at + SLACK_MS < earliest) {
             // [MQTT-3.1.3-9]
             out.push(v(

@@ -117,6 +117,7 @@ pub fn run_suite_all_configs(opts: &RunOptions, link: LinkConfig) -> Result<Resu
         let mut o = opts.clone();
         o.profile.username = ec.profile.username.clone();
         o.profile.password = ec.profile.password.clone();
+        o.profile.unauthorized_topic = ec.profile.unauthorized_topic.clone();
         let r = run_suite(ec.config, &o, link)?;
         merged = Some(match merged {
             None => r,
