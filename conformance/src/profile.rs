@@ -61,6 +61,9 @@ pub struct Deviation {
     pub statement: Option<String>,
     /// Why.
     pub reason: String,
+    /// The deviation depends on timing inside the broker: the test may also pass.
+    #[serde(default)]
+    pub intermittent: bool,
 }
 
 /// Error loading a profile.

@@ -2,7 +2,6 @@
 //! failing tests are exactly those of `expectations/mosquitto-2.0.yaml`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_conformance::runner::RunOptions;
 use mqtt_conformance::session::{run_blocking, Progress};
-use mqtt_conformance::TargetSpec;
+use mqtt_conformance::{Profile, TargetSpec};
 use mqtt_reports::Verdict;
 
 struct Broker(Child);
@@ -73,27 +72,26 @@ fn start(port: u16) -> Broker {
     broker
 }
 
-/// Test ids listed in the expectation file (lines `- test: <id>`), and those of them marked
-/// `intermittent: true` (the deviation depends on timing inside the broker: the test may pass).
-fn expected_failures() -> (BTreeSet<String>, BTreeSet<String>) {
+/// The expectation file (a broker profile): the result ids of its deviations, and those marked
+/// `intermittent` (the deviation depends on timing inside the broker: the test may pass).
+fn expected_failures() -> (Profile, BTreeSet<String>, BTreeSet<String>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expectations/mosquitto-2.0.yaml");
-    let file = std::fs::File::open(&path).expect("expectation file");
-    let mut out = BTreeSet::new();
-    let mut intermittent = BTreeSet::new();
-    let mut last = None;
-    for line in BufReader::new(file).lines().map_while(Result::ok) {
-        let line = line.trim();
-        if let Some(id) = line.strip_prefix("- test:") {
-            let id = id.trim().to_string();
-            out.insert(id.clone());
-            last = Some(id);
-        } else if line == "intermittent: true" {
-            if let Some(id) = &last {
-                intermittent.insert(id.clone());
-            }
-        }
+    let profile = Profile::load(&path).expect("the expectation file is a valid profile");
+    let all = profile.deviations.iter().map(|d| d.test.clone()).collect();
+    let intermittent = profile
+        .deviations
+        .iter()
+        .filter(|d| d.intermittent)
+        .map(|d| d.test.clone())
+        .collect();
+    for d in &profile.deviations {
+        assert!(
+            d.statement.is_some() && !d.reason.trim().is_empty(),
+            "{}: every expected failure names its statement and why",
+            d.test
+        );
     }
-    (out, intermittent)
+    (profile, all, intermittent)
 }
 
 #[test]
@@ -109,8 +107,10 @@ fn mosquitto_failures_match_expectations() {
     }
     let port = free_port();
     let _broker = start(port);
+    let (profile, expected, intermittent) = expected_failures();
     let opts = RunOptions {
         run_tag: format!("m{}", std::process::id()),
+        profile,
         ..RunOptions::default()
     };
     let spec = TargetSpec::Tcp {
@@ -152,7 +152,6 @@ fn mosquitto_failures_match_expectations() {
         .filter(|t| t.verdict == Verdict::Fail)
         .map(|t| t.id.clone())
         .collect();
-    let (expected, intermittent) = expected_failures();
     let unexpected: Vec<_> = failing.difference(&expected).collect();
     let fixed: Vec<_> = expected
         .difference(&failing)

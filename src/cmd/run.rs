@@ -180,19 +180,21 @@ pub fn summary(r: &Results) -> String {
     }
     let _ = writeln!(
         o,
-        "\n  {:<8} {:<8} {:>6} {:>6} {:>7} {:>12}",
-        "protocol", "chapter", "passed", "failed", "skipped", "inconclusive"
+        "\n  {:<8} {:<8} {:>6} {:>6} {:>8} {:>7} {:>12} {:>6}",
+        "protocol", "chapter", "passed", "failed", "advisory", "skipped", "inconclusive", "errors"
     );
     for ch in by_chapter(r) {
         let _ = writeln!(
             o,
-            "  {:<8} {:<8} {:>6} {:>6} {:>7} {:>12}",
+            "  {:<8} {:<8} {:>6} {:>6} {:>8} {:>7} {:>12} {:>6}",
             ch.protocol.to_string(),
             ch.chapter,
             ch.counts.pass,
             ch.counts.fail,
+            ch.counts.advisory,
             ch.counts.skip,
-            ch.counts.inconclusive
+            ch.counts.inconclusive,
+            ch.counts.error
         );
     }
     let failures: Vec<_> = r
