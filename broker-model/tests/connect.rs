@@ -447,3 +447,28 @@ fn connected_event_names_client() {
     h.send(c, Packet::PubAck(PubAck::new(9)));
     assert!(!h.is_closed(c));
 }
+
+#[test]
+fn takeover_session_present_follows_the_old_session_expiry() {
+    // 5.0 [MQTT-3.1.4-3] then [MQTT-3.1.4-4]: the old connection is closed first, then Clean
+    // Start is processed. A session with expiry 0 ends with that close (3.1.2.11.2), so the new
+    // connection starts afresh (Session Present 0); one with expiry > 0 is resumed
+    // ([MQTT-3.1.2-23], [MQTT-3.2.2-3]: Session Present 1).
+    for (old_expiry, present) in [(None, false), (Some(0), false), (Some(30), true)] {
+        let mut h = Harness::default_broker();
+        let mut c = Connect::new(V5, "live");
+        c.clean_start = true;
+        c.properties.session_expiry_interval = old_expiry;
+        let (old, ack) = h.connect(c);
+        assert_eq!(ack.reason_code, ReasonCode::SUCCESS);
+        let mut c = Connect::new(V5, "live");
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(30);
+        let (_new, ack) = h.connect(c);
+        assert_eq!(
+            ack.session_present, present,
+            "old Session Expiry Interval {old_expiry:?}"
+        );
+        assert!(h.is_closed(old));
+    }
+}

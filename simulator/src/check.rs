@@ -437,7 +437,12 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
 
 fn sessions(h: &History, out: &mut Vec<Violation>) {
     let mut prev: BTreeMap<&str, (&u64, &NicConn)> = BTreeMap::new();
-    for (id, c) in connacked(h) {
+    // In the order the broker answered the CONNECTs: two connections of one client may be
+    // accepted in one order and have their CONNECT processed in the other (seed 5726 of
+    // will-delay: the later connection's CONNECT arrived first and found no session).
+    let mut order: Vec<(&u64, &NicConn)> = connacked(h).collect();
+    order.sort_by_key(|(id, c)| (c.connack.map(|(t, _)| t), **id));
+    for (id, c) in order {
         let Some(cid) = c.client_id.as_deref() else {
             continue;
         };
