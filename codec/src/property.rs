@@ -649,6 +649,30 @@ impl Props {
         }
     }
 
+    /// The set when one is allocated (it may still be empty).
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Properties> {
+        self.0.as_deref()
+    }
+
+    /// Length with the Property Length field (1 when no set is allocated).
+    #[inline]
+    pub(crate) fn encoded_len(&self) -> usize {
+        match &self.0 {
+            None => 1,
+            Some(p) => p.encoded_len(),
+        }
+    }
+
+    /// Writes the Property Length and the properties (a single 0 when no set is allocated).
+    #[inline]
+    pub(crate) fn write(&self, buf: &mut BytesMut) {
+        match &self.0 {
+            None => buf.put_u8(0),
+            Some(p) => p.write(buf),
+        }
+    }
+
     /// The set, by value.
     pub fn into_inner(self) -> Properties {
         self.0.map(|b| *b).unwrap_or_default()

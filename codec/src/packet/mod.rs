@@ -412,6 +412,13 @@ impl Packet {
     /// untouched on error). Uses the short forms where the standard allows them. A CONNECT is
     /// written in its own `protocol` version whatever `version` says.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        if let Packet::Publish(p) = self {
+            return p.encode_checked(version, buf).map_err(|kind| EncodeError {
+                kind,
+                packet: PacketType::Publish,
+                version,
+            });
+        }
         self.validate(version)?;
         self.encode_unchecked(version, buf);
         Ok(())

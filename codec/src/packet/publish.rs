@@ -2,10 +2,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{check_str, qos_bits, read_packet_id, Body, Ctx};
+use super::{qos_bits, read_packet_id, Body, Ctx};
 use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
-use crate::types::{PacketType, ProtocolVersion, QoS};
+use crate::types::{PacketType, ProtocolVersion, QoS, MAX_REMAINING_LENGTH};
 use crate::wire::{find_topic_forbidden, to_bytestr, to_bytestr_no_null, Reader, Res};
 use crate::ByteStr;
 
@@ -113,11 +113,21 @@ impl Body for Publish {
     }
 
     fn validate(&self, v: ProtocolVersion) -> Result<(), DecodeErrorKind> {
-        check_str(&self.topic)?;
-        if self.topic.contains(['+', '#']) {
-            return Err(DecodeErrorKind::TopicNameWildcard);
+        let t = self.topic.as_bytes();
+        if t.len() > usize::from(u16::MAX) {
+            return Err(DecodeErrorKind::StringTooLong);
         }
-        if self.topic.is_empty() && !(v.is_v5() && self.properties.topic_alias.is_some()) {
+        // One pass for U+0000 and the wildcards [MQTT-3.3.2-2]; a U+0000 anywhere is
+        // reported before a wildcard.
+        if let Some(i) = find_topic_forbidden(t) {
+            let null = t.get(i..).is_some_and(|rest| rest.contains(&0));
+            return Err(if null {
+                DecodeErrorKind::NullCharacter
+            } else {
+                DecodeErrorKind::TopicNameWildcard
+            });
+        }
+        if t.is_empty() && !(v.is_v5() && self.properties.topic_alias.is_some()) {
             return Err(DecodeErrorKind::EmptyTopicName);
         }
         match self.qos {
@@ -131,12 +141,61 @@ impl Body for Publish {
             }
             _ => {}
         }
-        if v.is_v5() {
-            self.properties
-                .validate(PropertyContext::Packet(PacketType::Publish))?;
-        } else if !self.properties.is_empty() {
-            return Err(DecodeErrorKind::PropertiesInV3);
+        match self.properties.get() {
+            None => {}
+            Some(p) if v.is_v5() => p.validate(PropertyContext::Packet(PacketType::Publish))?,
+            Some(p) if !p.is_empty() => return Err(DecodeErrorKind::PropertiesInV3),
+            Some(_) => {}
         }
+        Ok(())
+    }
+}
+
+impl Publish {
+    /// The checked encoder for PUBLISH: validates once, sizes once, then writes the fixed
+    /// header and the topic length with one copy.
+    pub(crate) fn encode_checked(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), DecodeErrorKind> {
+        self.validate(v)?;
+        let body = self.body_len(v);
+        if body > MAX_REMAINING_LENGTH as usize {
+            return Err(DecodeErrorKind::RemainingLengthTooLarge);
+        }
+        buf.reserve(5 + body);
+        // First byte, Remaining Length (at most 4 bytes), topic length.
+        let mut head = [0u8; 7];
+        head[0] = 0x30 | self.flags();
+        let mut n = 1;
+        let mut rl = body as u32;
+        for slot in head.iter_mut().skip(1).take(4) {
+            let mut b = (rl & 0x7F) as u8;
+            rl >>= 7;
+            if rl > 0 {
+                b |= 0x80;
+            }
+            *slot = b;
+            n += 1;
+            if rl == 0 {
+                break;
+            }
+        }
+        let [hi, lo] = (self.topic.len() as u16).to_be_bytes();
+        if let Some([a, b]) = head.get_mut(n..n + 2) {
+            *a = hi;
+            *b = lo;
+        }
+        buf.put_slice(head.get(..n + 2).unwrap_or(&[]));
+        buf.put_slice(self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            buf.put_u16(self.packet_id);
+        }
+        if v.is_v5() {
+            self.properties.write(buf);
+        }
+        buf.put_slice(&self.payload);
         Ok(())
     }
 }

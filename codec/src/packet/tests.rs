@@ -765,3 +765,70 @@ fn mutated_inputs_never_panic_and_accepted_packets_re_encode() {
     }
     assert!(accepted > 100, "only {accepted} mutated packets decoded");
 }
+
+#[test]
+fn checked_publish_encoder_matches_the_unchecked_writer() {
+    // Remaining Lengths of one, two and three bytes; both versions; with and without
+    // properties; appended after existing bytes.
+    for v in [V3, V5] {
+        for payload_len in [0usize, 64, 200, 20_000, 3_000_000] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let mut p = Publish {
+                    qos,
+                    packet_id: if qos == QoS::AtMostOnce { 0 } else { 7 },
+                    retain: true,
+                    ..Publish::new("é/topic", Bytes::from(vec![3u8; payload_len]))
+                };
+                if v == V5 && payload_len == 64 {
+                    p.properties.content_type = Some("text/plain".into());
+                    p.properties.user_properties.push(("k".into(), "v".into()));
+                }
+                let p = Packet::Publish(p);
+                let mut checked = BytesMut::from(&b"xy"[..]);
+                p.encode(v, &mut checked).unwrap();
+                let mut unchecked = BytesMut::from(&b"xy"[..]);
+                p.encode_unchecked(v, &mut unchecked);
+                assert_eq!(checked, unchecked, "{v} {payload_len} {qos:?}");
+                assert_eq!(p.encoded_len(v).unwrap() + 2, checked.len());
+            }
+        }
+    }
+    // A U+0000 is reported before an earlier wildcard, as the decoder does.
+    let p = Packet::Publish(Publish::new("a/+/\0", "x"));
+    assert_eq!(
+        p.to_bytes(V5).unwrap_err().kind,
+        DecodeErrorKind::NullCharacter
+    );
+    let p = Packet::Publish(Publish::new("a/#", "x"));
+    assert_eq!(
+        p.to_bytes(V3).unwrap_err().kind,
+        DecodeErrorKind::TopicNameWildcard
+    );
+    // An empty topic needs a Topic Alias, and only 5.0 has one.
+    let mut p = Publish::new("", "x");
+    p.properties.topic_alias = Some(2);
+    assert!(Packet::Publish(p.clone()).to_bytes(V5).is_ok());
+    assert_eq!(
+        Packet::Publish(p).to_bytes(V3).unwrap_err().kind,
+        DecodeErrorKind::EmptyTopicName
+    );
+    // An allocated but empty property set is no property at all in 3.1.1.
+    let mut p = Publish::new("t", "x");
+    p.properties.topic_alias = Some(2);
+    p.properties.topic_alias = None;
+    assert_eq!(
+        Packet::Publish(p).to_bytes(V3).unwrap(),
+        Bytes::from_static(&[0x30, 0x04, 0, 1, b't', b'x'])
+    );
+    // Too long for the Remaining Length.
+    let big = Packet::Publish(Publish::new(
+        "t",
+        Bytes::from(vec![0u8; MAX_REMAINING_LENGTH as usize]),
+    ));
+    let mut buf = BytesMut::new();
+    assert_eq!(
+        big.encode(V3, &mut buf).unwrap_err().kind,
+        DecodeErrorKind::RemainingLengthTooLarge
+    );
+    assert!(buf.is_empty());
+}
