@@ -51,7 +51,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+
+use packet::publish::SimpleLayout;
 
 pub mod error;
 #[cfg(feature = "json")]
@@ -94,6 +96,29 @@ pub fn decode(
     limits: &Limits,
     from: Option<Side>,
 ) -> Result<Option<Packet>, DecodeError> {
+    if let Some(l) = SimpleLayout::find(buf, version.is_v5(), limits.max_packet_size) {
+        // The common PUBLISH, checked on the borrowed bytes: one split, one topic handle, and
+        // the frame itself becomes the payload.
+        let mut frame = buf.split_to(l.len()).freeze();
+        match ByteStr::try_from(frame.slice(l.topic())) {
+            Ok(topic) => {
+                frame.advance(l.payload_at());
+                return Ok(Some(Packet::Publish(l.build(topic, frame))));
+            }
+            // [MQTT-3.3.2-1] (3.1.1 [MQTT-1.5.3-1]): ill-formed UTF-8. Put the bytes back;
+            // the general decoder reports the exact offset.
+            Err(_) => give_back(buf, frame),
+        }
+    }
+    decode_general(buf, version, limits, from)
+}
+
+fn decode_general(
+    buf: &mut BytesMut,
+    version: ProtocolVersion,
+    limits: &Limits,
+    from: Option<Side>,
+) -> Result<Option<Packet>, DecodeError> {
     let Some(hdr) = parse_fixed_header(buf, version, limits, from)? else {
         return Ok(None);
     };
@@ -105,25 +130,29 @@ pub fn decode(
     match packet::decode_frame(packet::Frame::Owned(frame), &hdr, version, from) {
         Ok(p) => Ok(Some(p)),
         Err((e, frame)) => {
-            // Give the bytes back: nothing else refers to `frame` now, so this is normally
-            // a cheap re-join; otherwise copy.
-            let rest = std::mem::take(buf);
-            let frame = frame.unwrap_or_default();
-            *buf = match frame.try_into_mut() {
-                Ok(mut head) => {
-                    head.unsplit(rest);
-                    head
-                }
-                Err(frame) => {
-                    let mut b = BytesMut::with_capacity(frame.len() + rest.len());
-                    b.extend_from_slice(&frame);
-                    b.extend_from_slice(&rest);
-                    b
-                }
-            };
+            give_back(buf, frame.unwrap_or_default());
             Err(e)
         }
     }
+}
+
+/// Puts a split-off `frame` back in front of `buf`: nothing else refers to `frame` now, so
+/// this is normally a cheap re-join; otherwise a copy.
+#[cold]
+fn give_back(buf: &mut BytesMut, frame: Bytes) {
+    let rest = std::mem::take(buf);
+    *buf = match frame.try_into_mut() {
+        Ok(mut head) => {
+            head.unsplit(rest);
+            head
+        }
+        Err(frame) => {
+            let mut b = BytesMut::with_capacity(frame.len() + rest.len());
+            b.extend_from_slice(&frame);
+            b.extend_from_slice(&rest);
+            b
+        }
+    };
 }
 
 /// Decodes one packet from the front of `buf` without consuming anything: the packet (whose
@@ -134,6 +163,12 @@ pub fn decode_bytes(
     limits: &Limits,
     from: Option<Side>,
 ) -> Result<Option<(Packet, usize)>, DecodeError> {
+    if let Some(l) = SimpleLayout::find(buf, version.is_v5(), limits.max_packet_size) {
+        if let Ok(topic) = ByteStr::try_from(buf.slice(l.topic())) {
+            let payload = buf.slice(l.payload_at()..l.len());
+            return Ok(Some((Packet::Publish(l.build(topic, payload)), l.len())));
+        }
+    }
     let Some(hdr) = parse_fixed_header(buf, version, limits, from)? else {
         return Ok(None);
     };

@@ -88,6 +88,130 @@ impl Publish {
     }
 }
 
+/// Where the parts of a PUBLISH lie when it is of the common kind. Found on the borrowed
+/// bytes, before any handle is made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SimpleLayout {
+    /// First byte of the fixed header.
+    first: u8,
+    /// The whole packet's size.
+    len: usize,
+    topic_start: usize,
+    topic_end: usize,
+    packet_id: u16,
+    payload_at: usize,
+}
+
+impl SimpleLayout {
+    /// A complete PUBLISH at the front of `buf` of the common kind: flags valid, Remaining
+    /// Length in its shortest form and within `max_size`, a non-empty topic without U+0000 or
+    /// wildcards, a non-zero packet identifier if QoS > 0, no properties (5.0: a single zero
+    /// Property Length byte). `None` for anything else, including every error and incomplete
+    /// input: the general decoder then decides and reports exactly. UTF-8 validity of the
+    /// topic is left to the caller (it is checked once, while the topic handle is made).
+    #[inline]
+    pub(crate) fn find(buf: &[u8], v5: bool, max_size: u32) -> Option<Self> {
+        let first = *buf.first()?;
+        if first >> 4 != PacketType::Publish as u8 {
+            return None;
+        }
+        // QoS 3 [MQTT-3.3.1-4] and DUP with QoS 0 [MQTT-3.3.1-2] are left to the general path.
+        let qos = (first >> 1) & 0b11;
+        if qos == 3 || (qos == 0 && first & 0b1000 != 0) {
+            return None;
+        }
+        let mut remaining: usize = 0;
+        let mut header_len = 0;
+        for i in 0..4 {
+            let b = *buf.get(1 + i)?;
+            remaining |= usize::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return None; // not the shortest form
+                }
+                header_len = 2 + i;
+                break;
+            }
+        }
+        if header_len == 0 {
+            return None;
+        }
+        let len = header_len + remaining;
+        if len > max_size as usize {
+            return None;
+        }
+        let packet = buf.get(..len)?;
+        let two = |at: usize| -> Option<u16> {
+            match packet.get(at..at + 2)? {
+                &[a, b] => Some(u16::from_be_bytes([a, b])),
+                _ => None,
+            }
+        };
+        let topic_start = header_len + 2;
+        let topic_end = topic_start + usize::from(two(header_len)?);
+        let topic = packet.get(topic_start..topic_end)?;
+        // Empty topics (5.0 Topic Alias) and forbidden bytes take the general path.
+        if topic.is_empty() || find_topic_forbidden(topic).is_some() {
+            return None;
+        }
+        let mut pos = topic_end;
+        let mut packet_id = 0;
+        if qos != 0 {
+            packet_id = two(pos)?;
+            if packet_id == 0 {
+                return None;
+            }
+            pos += 2;
+        }
+        if v5 {
+            if *packet.get(pos)? != 0 {
+                return None;
+            }
+            pos += 1;
+        }
+        Some(SimpleLayout {
+            first,
+            len,
+            topic_start,
+            topic_end,
+            packet_id,
+            payload_at: pos,
+        })
+    }
+
+    /// The packet's size.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The topic's bytes within the packet.
+    #[inline]
+    pub(crate) fn topic(&self) -> std::ops::Range<usize> {
+        self.topic_start..self.topic_end
+    }
+
+    /// Where the payload starts within the packet.
+    #[inline]
+    pub(crate) fn payload_at(&self) -> usize {
+        self.payload_at
+    }
+
+    /// The packet, from its validated topic and its payload.
+    #[inline]
+    pub(crate) fn build(&self, topic: ByteStr, payload: Bytes) -> Publish {
+        Publish {
+            dup: self.first & 0b1000 != 0,
+            qos: qos_bits(self.first >> 1),
+            retain: self.first & 1 != 0,
+            topic,
+            packet_id: self.packet_id,
+            payload,
+            properties: Props::none(),
+        }
+    }
+}
+
 impl Body for Publish {
     fn body_len(&self, v: ProtocolVersion) -> usize {
         let mut n = 2 + self.topic.len() + self.payload.len();

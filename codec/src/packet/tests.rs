@@ -832,3 +832,84 @@ fn checked_publish_encoder_matches_the_unchecked_writer() {
     );
     assert!(buf.is_empty());
 }
+
+/// PUBLISH byte strings around the fast path's conditions: each one alone, and truncated.
+fn publish_variants() -> Vec<Vec<u8>> {
+    let topics: [&[u8]; 8] = [
+        b"a/b",
+        b"",
+        b"a/+",
+        b"#",
+        b"a\0b",
+        b"\xC0\xAF",
+        "é/ü".as_bytes(),
+        b"sensors/building-7/floor-3/temp1",
+    ];
+    let mut out = Vec::new();
+    for topic in topics {
+        for first in [0x30u8, 0x31, 0x32, 0x34, 0x36, 0x38, 0x3a, 0x3d] {
+            for id in [&[][..], &[0, 0][..], &[0, 9][..]] {
+                // Nothing, an empty property block, a Topic Alias, a non-minimal empty block.
+                for props in [&[][..], &[0][..], &[3, 0x23, 0, 1][..], &[0x80, 0][..]] {
+                    let mut body = Vec::new();
+                    body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+                    body.extend_from_slice(topic);
+                    body.extend_from_slice(id);
+                    body.extend_from_slice(props);
+                    body.extend_from_slice(b"payload");
+                    let mut p = vec![first, body.len() as u8];
+                    p.extend_from_slice(&body);
+                    out.push(p.clone());
+                    // The same with a two-byte (non-minimal) Remaining Length.
+                    let mut long = vec![first, 0x80 | body.len() as u8, 0];
+                    long.extend_from_slice(&body);
+                    out.push(long);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn publish_fast_path_agrees_with_the_general_decoder() {
+    let mut fast_hits = 0;
+    for bytes in publish_variants() {
+        for cut in [bytes.len(), bytes.len() - 1, 3, 1] {
+            let input = bytes.get(..cut).unwrap();
+            for v in [V3, V5] {
+                for limits in [Limits::default(), Limits::with_max_packet_size(8)] {
+                    let mut a = BytesMut::from(input);
+                    a.extend_from_slice(b"next");
+                    let mut b = a.clone();
+                    let shared = a.clone().freeze();
+                    let fast = decode(&mut a, v, &limits, None);
+                    let general = crate::decode_general(&mut b, v, &limits, None);
+                    assert_eq!(fast, general, "{v} {input:02x?}");
+                    assert_eq!(a, b, "{v} {input:02x?}: buffer after decoding");
+                    let borrowed = decode_bytes(&shared, v, &limits, None);
+                    assert_eq!(
+                        borrowed.map(|o| o.map(|(p, _)| p)),
+                        fast,
+                        "{v} {input:02x?}: decode_bytes"
+                    );
+                    let simple = packet::publish::SimpleLayout::find(
+                        input,
+                        v.is_v5(),
+                        limits.max_packet_size,
+                    );
+                    if simple.is_some() {
+                        // Only UTF-8 validity is left to check once the layout is found.
+                        match &fast {
+                            Ok(Some(Packet::Publish(_))) => fast_hits += 1,
+                            Err(e) => assert_eq!(e.kind, DecodeErrorKind::InvalidUtf8),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The fast path is taken for a good share of the inputs.
+    assert!(fast_hits > 100, "{fast_hits}");
+}
