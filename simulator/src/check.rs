@@ -198,12 +198,22 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
                 ));
             }
         }
-        // Per-publisher order of first occurrences [MQTT-4.6.0-6].
+        // Per-publisher order of first occurrences [MQTT-4.6.0-6], over the messages published
+        // after the subscription was acknowledged. An earlier one may reach the subscriber
+        // only as the publisher's retransmission after a lost PUBACK, which the broker takes
+        // as a new message, legitimately after later ones (qos1 seed 43535).
+        let since = f.subscribed.get(*c).copied();
         let mut first: BTreeSet<&Bytes> = BTreeSet::new();
         let mut last: BTreeMap<String, u64> = BTreeMap::new();
         for (at, _, p, retain) in got {
             if *retain || !first.insert(p) {
                 continue;
+            }
+            let published_at = f.published.get(p).map(|(t, _, _)| *t);
+            if let (Some(since), Some(t)) = (since, published_at) {
+                if t <= since {
+                    continue;
+                }
             }
             if let Some((who, n)) = seq_of(p) {
                 let prev = last.insert(who.clone(), n);

@@ -16,6 +16,9 @@ const REGRESSIONS: &[(&str, u64)] = &[
     // A later connection's CONNECT processed first found no session: the session check must
     // follow the order of CONNACKs, not of accepts.
     ("will-delay", 5726),
+    // A message published before the subscription arrived only as a retransmission, after
+    // later ones: not an ordering violation.
+    ("qos1", 43535),
 ];
 
 fn assert_passes(scenario: &str, seed: u64) {
