@@ -137,6 +137,12 @@ pub fn run_embedded(
     }
     let (mut r, probe) = merged.ok_or_else(|| RunError::Unsupported("no configuration".into()))?;
     r.run.target = "embedded".into();
+    if r.run.broker.is_none() {
+        r.run.broker = Some(mqtt_reports::Broker {
+            name: "mqtt-conform reference broker".into(),
+            version: Some(mqtt_broker_model::VERSION.to_string()),
+        });
+    }
     r.run.started_at = started_at;
     r.run.duration_ms = wall.elapsed().as_millis() as u64;
     Ok((r, probe))
