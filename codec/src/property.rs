@@ -47,12 +47,36 @@ pub enum PropertyContext {
 
 impl PropertyContext {
     const fn bit(self) -> u16 {
+        1 << self.index()
+    }
+
+    /// 0 for the will, the packet type's value otherwise.
+    const fn index(self) -> usize {
         match self {
-            PropertyContext::Packet(p) => 1 << (p as u16),
-            PropertyContext::Will => 1,
+            PropertyContext::Packet(p) => p as usize,
+            PropertyContext::Will => 0,
         }
     }
 }
+
+/// For each context index (see [`PropertyContext::index`]), the identifiers allowed there as
+/// bits (bit `id`), derived from [`PropertyId::allowed_in`]'s table.
+static ALLOWED_IDS: [u64; 16] = {
+    let mut out = [0u64; 16];
+    let mut c = 0;
+    while c < 16 {
+        let mut i = 0;
+        while i < PropertyId::ALL.len() {
+            let id = PropertyId::ALL[i];
+            if id.mask() & (1 << c) != 0 {
+                out[c] |= 1 << id.0;
+            }
+            i += 1;
+        }
+        c += 1;
+    }
+    out
+};
 
 const fn bit(p: PacketType) -> u16 {
     1 << (p as u16)
@@ -476,8 +500,53 @@ impl Properties {
         }
     }
 
-    /// Length of the properties without the Property Length field.
+    /// Length of the properties without the Property Length field (each: a one-byte
+    /// identifier and the value). Written out field by field: the encoder calls it twice per
+    /// packet, and the generic walk ([`Self::walk_len`], kept as the reference) costs more.
     pub(crate) fn body_len(&self) -> usize {
+        let byte = |o: &Option<u8>| if o.is_some() { 2 } else { 0 };
+        let flag = |o: &Option<bool>| if o.is_some() { 2 } else { 0 };
+        let two = |o: &Option<u16>| if o.is_some() { 3 } else { 0 };
+        let four = |o: &Option<u32>| if o.is_some() { 5 } else { 0 };
+        let s = |o: &Option<ByteStr>| o.as_ref().map_or(0, |v| 3 + v.len());
+        let bin = |o: &Option<Bytes>| o.as_ref().map_or(0, |v| 3 + v.len());
+        let mut n = byte(&self.payload_format_indicator)
+            + four(&self.message_expiry_interval)
+            + s(&self.content_type)
+            + s(&self.response_topic)
+            + bin(&self.correlation_data)
+            + four(&self.session_expiry_interval)
+            + s(&self.assigned_client_identifier)
+            + two(&self.server_keep_alive)
+            + s(&self.authentication_method)
+            + bin(&self.authentication_data)
+            + flag(&self.request_problem_information)
+            + four(&self.will_delay_interval)
+            + flag(&self.request_response_information)
+            + s(&self.response_information)
+            + s(&self.server_reference)
+            + s(&self.reason_string)
+            + two(&self.receive_maximum)
+            + two(&self.topic_alias_maximum)
+            + two(&self.topic_alias)
+            + if self.maximum_qos.is_some() { 2 } else { 0 }
+            + flag(&self.retain_available)
+            + four(&self.maximum_packet_size)
+            + flag(&self.wildcard_subscription_available)
+            + flag(&self.subscription_identifier_available)
+            + flag(&self.shared_subscription_available);
+        for v in &self.subscription_identifiers {
+            n += 1 + vbi_len(*v);
+        }
+        for (k, v) in &self.user_properties {
+            n += 5 + k.len() + v.len();
+        }
+        n
+    }
+
+    /// [`Self::body_len`] by the generic walk.
+    #[cfg(test)]
+    pub(crate) fn walk_len(&self) -> usize {
         let mut n = 0;
         self.for_each(|_, v| n += 1 + v.len());
         n
@@ -491,15 +560,137 @@ impl Properties {
 
     /// Writes the Property Length and the properties.
     pub(crate) fn write(&self, buf: &mut BytesMut) {
-        put_vbi(buf, self.body_len() as u32);
+        self.write_with_len(self.body_len(), buf);
+    }
+
+    /// Writes the Property Length `len` (which must be [`Self::body_len`]) and the properties.
+    pub(crate) fn write_with_len(&self, len: usize, buf: &mut BytesMut) {
+        put_vbi(buf, len as u32);
         self.for_each(|id, v| {
             buf.put_u8(id.0);
             v.write(buf);
         });
     }
 
+    /// The identifiers present, as bits (bit `id`).
+    fn present_ids(&self) -> u64 {
+        let bit = |set: bool, id: PropertyId| if set { 1u64 << id.0 } else { 0 };
+        use PropertyId as P;
+        bit(
+            self.payload_format_indicator.is_some(),
+            P::PAYLOAD_FORMAT_INDICATOR,
+        ) | bit(
+            self.message_expiry_interval.is_some(),
+            P::MESSAGE_EXPIRY_INTERVAL,
+        ) | bit(self.content_type.is_some(), P::CONTENT_TYPE)
+            | bit(self.response_topic.is_some(), P::RESPONSE_TOPIC)
+            | bit(self.correlation_data.is_some(), P::CORRELATION_DATA)
+            | bit(
+                !self.subscription_identifiers.is_empty(),
+                P::SUBSCRIPTION_IDENTIFIER,
+            )
+            | bit(
+                self.session_expiry_interval.is_some(),
+                P::SESSION_EXPIRY_INTERVAL,
+            )
+            | bit(
+                self.assigned_client_identifier.is_some(),
+                P::ASSIGNED_CLIENT_IDENTIFIER,
+            )
+            | bit(self.server_keep_alive.is_some(), P::SERVER_KEEP_ALIVE)
+            | bit(
+                self.authentication_method.is_some(),
+                P::AUTHENTICATION_METHOD,
+            )
+            | bit(self.authentication_data.is_some(), P::AUTHENTICATION_DATA)
+            | bit(
+                self.request_problem_information.is_some(),
+                P::REQUEST_PROBLEM_INFORMATION,
+            )
+            | bit(self.will_delay_interval.is_some(), P::WILL_DELAY_INTERVAL)
+            | bit(
+                self.request_response_information.is_some(),
+                P::REQUEST_RESPONSE_INFORMATION,
+            )
+            | bit(self.response_information.is_some(), P::RESPONSE_INFORMATION)
+            | bit(self.server_reference.is_some(), P::SERVER_REFERENCE)
+            | bit(self.reason_string.is_some(), P::REASON_STRING)
+            | bit(self.receive_maximum.is_some(), P::RECEIVE_MAXIMUM)
+            | bit(self.topic_alias_maximum.is_some(), P::TOPIC_ALIAS_MAXIMUM)
+            | bit(self.topic_alias.is_some(), P::TOPIC_ALIAS)
+            | bit(self.maximum_qos.is_some(), P::MAXIMUM_QOS)
+            | bit(self.retain_available.is_some(), P::RETAIN_AVAILABLE)
+            | bit(!self.user_properties.is_empty(), P::USER_PROPERTY)
+            | bit(self.maximum_packet_size.is_some(), P::MAXIMUM_PACKET_SIZE)
+            | bit(
+                self.wildcard_subscription_available.is_some(),
+                P::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            )
+            | bit(
+                self.subscription_identifier_available.is_some(),
+                P::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            )
+            | bit(
+                self.shared_subscription_available.is_some(),
+                P::SHARED_SUBSCRIPTION_AVAILABLE,
+            )
+    }
+
+    /// True when [`Self::validate`] passes for sure, decided field by field without the
+    /// generic walk; false means "walk and find the exact error" (it may still pass).
+    fn clearly_valid(&self, ctx: PropertyContext) -> bool {
+        let allowed = ALLOWED_IDS.get(ctx.index()).copied().unwrap_or(0);
+        if self.present_ids() & !allowed != 0 {
+            return false;
+        }
+        if self.subscription_identifiers.len() > 1
+            && !PropertyId::SUBSCRIPTION_IDENTIFIER.repeatable_in(ctx)
+        {
+            return false;
+        }
+        let str_ok = |s: &ByteStr| s.len() <= usize::from(u16::MAX) && !s.as_bytes().contains(&0);
+        let opt_str_ok = |o: &Option<ByteStr>| o.as_ref().is_none_or(str_ok);
+        let bin_ok =
+            |o: &Option<Bytes>| o.as_ref().is_none_or(|b| b.len() <= usize::from(u16::MAX));
+        self.payload_format_indicator.is_none_or(|b| b <= 1)
+            && self.maximum_qos != Some(QoS::ExactlyOnce)
+            && self.receive_maximum != Some(0)
+            && self.maximum_packet_size != Some(0)
+            && self.topic_alias != Some(0)
+            && self
+                .subscription_identifiers
+                .iter()
+                .all(|&v| v != 0 && v <= crate::types::MAX_REMAINING_LENGTH)
+            && self
+                .response_topic
+                .as_ref()
+                .is_none_or(|s| topic::valid_topic_name(s))
+            && opt_str_ok(&self.content_type)
+            && opt_str_ok(&self.response_topic)
+            && opt_str_ok(&self.assigned_client_identifier)
+            && opt_str_ok(&self.authentication_method)
+            && opt_str_ok(&self.response_information)
+            && opt_str_ok(&self.server_reference)
+            && opt_str_ok(&self.reason_string)
+            && bin_ok(&self.correlation_data)
+            && bin_ok(&self.authentication_data)
+            && self
+                .user_properties
+                .iter()
+                .all(|(k, v)| str_ok(k) && str_ok(v))
+            && !(self.authentication_data.is_some() && self.authentication_method.is_none())
+    }
+
     /// Checks the rules a sender must follow in `ctx`: placement, repetition, values.
     pub(crate) fn validate(&self, ctx: PropertyContext) -> Result<(), DecodeErrorKind> {
+        if self.clearly_valid(ctx) {
+            return Ok(());
+        }
+        self.validate_walk(ctx)
+    }
+
+    /// [`Self::validate`] by the generic walk, which names the first error in wire order.
+    pub(crate) fn validate_walk(&self, ctx: PropertyContext) -> Result<(), DecodeErrorKind> {
         let mut err = None;
         let mut last: Option<PropertyId> = None;
         self.for_each(|id, v| {
@@ -544,6 +735,7 @@ pub(crate) enum Value<'a> {
 }
 
 impl Value<'_> {
+    #[cfg(test)]
     fn len(&self) -> usize {
         match self {
             Value::Byte(_) => 1,
@@ -901,6 +1093,126 @@ mod tests {
                 "{id:?}"
             );
         }
+    }
+
+    /// Property sets around every value rule: one field at a time at a good and a bad value,
+    /// and a few mixes.
+    fn edge_sets() -> Vec<Properties> {
+        let e = Properties::default;
+        let s = |v: &str| Some(ByteStr::from(v));
+        let long = ByteStr::from("x".repeat(70_000));
+        let mut out = vec![e()];
+        for f in [
+            |p: &mut Properties, bad: bool| {
+                p.payload_format_indicator = Some(if bad { 2 } else { 1 })
+            },
+            |p: &mut Properties, _| p.message_expiry_interval = Some(9),
+            |p: &mut Properties, bad| {
+                p.content_type = if bad {
+                    Some("a\0".into())
+                } else {
+                    Some("t".into())
+                }
+            },
+            |p: &mut Properties, bad| {
+                p.response_topic = if bad {
+                    Some("a/+".into())
+                } else {
+                    Some("a/b".into())
+                }
+            },
+            |p: &mut Properties, bad| {
+                p.correlation_data = Some(Bytes::from(vec![1; if bad { 70_000 } else { 3 }]))
+            },
+            |p: &mut Properties, bad| {
+                p.subscription_identifiers = if bad { vec![0] } else { vec![5] }
+            },
+            |p: &mut Properties, bad| {
+                p.subscription_identifiers = if bad { vec![1, 2] } else { vec![268_435_455] }
+            },
+            |p: &mut Properties, bad| {
+                p.subscription_identifiers = if bad { vec![268_435_456] } else { vec![1] }
+            },
+            |p: &mut Properties, _| p.session_expiry_interval = Some(1),
+            |p: &mut Properties, _| p.assigned_client_identifier = Some("id".into()),
+            |p: &mut Properties, _| p.server_keep_alive = Some(5),
+            |p: &mut Properties, _| p.authentication_method = Some("m".into()),
+            |p: &mut Properties, _| p.authentication_data = Some(Bytes::from_static(b"d")),
+            |p: &mut Properties, bad| p.request_problem_information = Some(bad),
+            |p: &mut Properties, _| p.will_delay_interval = Some(3),
+            |p: &mut Properties, bad| p.request_response_information = Some(bad),
+            |p: &mut Properties, _| p.response_information = Some("r".into()),
+            |p: &mut Properties, _| p.server_reference = Some("s".into()),
+            |p: &mut Properties, bad| {
+                p.reason_string = if bad {
+                    Some("\0".into())
+                } else {
+                    Some("ok".into())
+                }
+            },
+            |p: &mut Properties, bad| p.receive_maximum = Some(if bad { 0 } else { 1 }),
+            |p: &mut Properties, _| p.topic_alias_maximum = Some(0),
+            |p: &mut Properties, bad| p.topic_alias = Some(if bad { 0 } else { 1 }),
+            |p: &mut Properties, bad| {
+                p.maximum_qos = Some(if bad {
+                    QoS::ExactlyOnce
+                } else {
+                    QoS::AtLeastOnce
+                })
+            },
+            |p: &mut Properties, bad| p.retain_available = Some(bad),
+            |p: &mut Properties, bad| {
+                p.user_properties.push(if bad {
+                    ("k".into(), "\0".into())
+                } else {
+                    ("k".into(), "v".into())
+                })
+            },
+            |p: &mut Properties, bad| p.maximum_packet_size = Some(if bad { 0 } else { 9 }),
+            |p: &mut Properties, bad| p.wildcard_subscription_available = Some(bad),
+            |p: &mut Properties, bad| p.subscription_identifier_available = Some(bad),
+            |p: &mut Properties, bad| p.shared_subscription_available = Some(bad),
+        ] {
+            for bad in [false, true] {
+                let mut p = e();
+                f(&mut p, bad);
+                out.push(p.clone());
+                // Mixed with a string too long and with a couple of others.
+                let mut q = p.clone();
+                q.reason_string = Some(long.clone());
+                out.push(q);
+                let mut q = p;
+                q.user_properties.push(("a".into(), "b".into()));
+                q.content_type = s("c");
+                q.authentication_method = s("m");
+                out.push(q);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn quick_checks_agree_with_the_walk() {
+        let mut contexts = vec![PropertyContext::Will];
+        for t in 1..=15u8 {
+            contexts.extend(PacketType::from_u8(t).map(PropertyContext::Packet));
+        }
+        let (mut clear, mut refused) = (0, 0);
+        for p in edge_sets() {
+            assert_eq!(p.body_len(), p.walk_len(), "{p:?}");
+            for &ctx in &contexts {
+                let walk = p.validate_walk(ctx);
+                if p.clearly_valid(ctx) {
+                    clear += 1;
+                    assert_eq!(walk, Ok(()), "{ctx:?} {p:?}");
+                }
+                if walk.is_err() {
+                    refused += 1;
+                }
+                assert_eq!(p.validate(ctx), walk);
+            }
+        }
+        assert!(clear > 100 && refused > 100, "{clear} {refused}");
     }
 
     #[test]

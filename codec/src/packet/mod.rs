@@ -382,6 +382,26 @@ impl Packet {
 
     /// Checks that the packet can be sent in `version` without breaking the standard.
     pub fn validate(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        self.validate_body(version)?;
+        self.checked_body_len(version)?;
+        Ok(())
+    }
+
+    /// The body's length, refused when the Remaining Length cannot express it.
+    fn checked_body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let n = self.body_len_unchecked(version);
+        if n > MAX_REMAINING_LENGTH as usize {
+            return Err(EncodeError {
+                kind: DecodeErrorKind::RemainingLengthTooLarge,
+                packet: self.packet_type(),
+                version: self.effective_version(version),
+            });
+        }
+        Ok(n)
+    }
+
+    /// Validation without the length check (the caller sizes the packet once).
+    fn validate_body(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         let v = self.effective_version(version);
         let packet = self.packet_type();
         let fail = |kind| EncodeError {
@@ -392,13 +412,10 @@ impl Packet {
         if packet == PacketType::Auth && !v.is_v5() {
             return Err(fail(DecodeErrorKind::NotInVersion { packet }));
         }
-        if let Some(b) = self.body() {
-            b.validate(v).map_err(fail)?;
+        match self.body() {
+            Some(b) => b.validate(v).map_err(fail),
+            None => Ok(()),
         }
-        if self.body_len_unchecked(version) > MAX_REMAINING_LENGTH as usize {
-            return Err(fail(DecodeErrorKind::RemainingLengthTooLarge));
-        }
-        Ok(())
     }
 
     /// Size of the encoded packet, fixed header included, after validation.
@@ -419,8 +436,12 @@ impl Packet {
                 version,
             });
         }
-        self.validate(version)?;
-        self.encode_unchecked(version, buf);
+        self.validate_body(version)?;
+        let body = self.checked_body_len(version)?;
+        buf.reserve(5 + body);
+        buf.put_u8(self.first_byte());
+        put_vbi(buf, body as u32);
+        self.write_body_unchecked(version, buf);
         Ok(())
     }
 
