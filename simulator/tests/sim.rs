@@ -36,22 +36,38 @@ fn regression_seeds_pass() {
 
 #[test]
 fn a_batch_of_seeds_passes_in_every_scenario() {
-    // A different window of seeds each day keeps finding new schedules, but a failure always
-    // names its seed (and the command that replays it).
-    let base = std::env::var("MQTT_SIM_FIRST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000u64);
-    let n = std::env::var("MQTT_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12u64);
+    // A fixed window first (the same every run), then fresh seeds drawn from the clock until the
+    // time box ends: each CI run explores new schedules, and a failure names its seed and the
+    // command that replays it. MQTT_SIM_FIRST_SEED / MQTT_SIM_SEEDS / MQTT_SIM_SECONDS override.
+    let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
+    let fixed = env("MQTT_SIM_FIRST_SEED").unwrap_or(1000);
+    let n = env("MQTT_SIM_SEEDS").unwrap_or(12);
+    let budget = std::time::Duration::from_secs(env("MQTT_SIM_SECONDS").unwrap_or(20));
     for sc in all() {
-        for seed in base..base + n {
+        for seed in fixed..fixed + n {
             let o = run(&RunConfig::new(sc.clone(), seed));
             assert!(o.passed(), "{}", report(&o, None, 40));
         }
     }
+    let fresh = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() % 1_000_000 * 1000 + 1_000_000)
+        .unwrap_or(1_000_000);
+    let start = std::time::Instant::now();
+    let mut seed = fresh;
+    let mut ran = 0u64;
+    while start.elapsed() < budget {
+        for sc in all() {
+            let o = run(&RunConfig::new(sc.clone(), seed));
+            assert!(o.passed(), "{}", report(&o, None, 40));
+            ran += 1;
+        }
+        seed += 1;
+    }
+    eprintln!(
+        "fresh seeds {fresh}..{seed} ({ran} runs in {:.1} s) passed",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 #[test]
