@@ -7,6 +7,8 @@ use std::time::Duration;
 use mqtt_codec::{Connect, ProtocolVersion};
 use mqtt_reports::TraceEntry;
 use mqtt_spec::StatementId;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::caps::{Cap, Capabilities};
 use crate::client::Client;
@@ -334,5 +336,51 @@ impl Ctx {
     /// The target's description.
     pub fn target_name(&self) -> String {
         self.0.target.describe()
+    }
+}
+
+impl Ctx {
+    /// Sends `bytes` on a fresh connection opened without the test client, reads until the
+    /// close or `within`, and records both directions in the trace. Returns the bytes received
+    /// and whether the connection closed. For answers the test client cannot decode in the
+    /// test's version (a 3.1.1 CONNACK to a 5.0-shaped CONNECT).
+    pub async fn raw_exchange(
+        &self,
+        label: &str,
+        what: &str,
+        bytes: &[u8],
+        within: Duration,
+    ) -> Result<(Vec<u8>, bool), Stop> {
+        let mut s = self.0.target.connect().await.map_err(|e| {
+            Stop::Error(format!(
+                "cannot connect to {}: {e}",
+                self.0.target.describe()
+            ))
+        })?;
+        self.record(TraceEntry::out(
+            self.elapsed_ms(),
+            what.to_string(),
+            json!({ "client": label }),
+            hex::encode(bytes),
+        ));
+        let _ = s.write_all(bytes).await;
+        let _ = s.flush().await;
+        let deadline = tokio::time::Instant::now() + within;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let closed = loop {
+            match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => break false,
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(n)) => got.extend_from_slice(buf.get(..n).unwrap_or(&[])),
+            }
+        };
+        self.record(TraceEntry::incoming(
+            self.elapsed_ms(),
+            "bytes".to_string(),
+            json!({ "client": label, "closed": closed }),
+            hex::encode(&got),
+        ));
+        Ok((got, closed))
     }
 }

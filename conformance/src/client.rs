@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtt_codec::{
-    decode, ConnAck, Connect, DecodeError, Limits, Packet, PacketType, ProtocolVersion, ReasonCode,
-    Side,
+    decode, ConnAck, Connect, DecodeError, Disconnect, Limits, Packet, PacketType, ProtocolVersion,
+    ReasonCode, Side,
 };
 use mqtt_reports::TraceEntry;
 use serde_json::json;
@@ -35,6 +35,53 @@ pub struct CloseSeen {
     pub disconnect: Option<ReasonCode>,
     /// Other packets seen before the close.
     pub before: Vec<String>,
+}
+
+/// Everything a connection did until it closed (or a deadline passed), from
+/// [`Client::watch_close`]: unlike [`CloseSeen`] it keeps the whole DISCONNECT packet and the
+/// packets that came after it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Ending {
+    /// Packets before the first DISCONNECT.
+    pub before: Vec<Packet>,
+    /// The first DISCONNECT from the broker.
+    pub disconnect: Option<Disconnect>,
+    /// Packets after that DISCONNECT.
+    pub after: Vec<Packet>,
+    /// The connection closed within the deadline.
+    pub closed: bool,
+    /// The broker sent bytes that do not decode (the client stops reading there).
+    pub malformed: Option<String>,
+    /// When the close was seen.
+    pub closed_at: Option<Instant>,
+}
+
+impl Ending {
+    /// The first CONNACK before the DISCONNECT, if any.
+    pub fn first_connack(&self) -> Option<&ConnAck> {
+        self.before.iter().find_map(|p| match p {
+            Packet::ConnAck(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// One line: every packet in order, then `close` or `no close`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.before.iter().map(describe).collect();
+        if let Some(d) = &self.disconnect {
+            parts.push(describe(&Packet::Disconnect(d.clone())));
+        }
+        parts.extend(self.after.iter().map(describe));
+        if let Some(m) = &self.malformed {
+            parts.push(format!("malformed bytes ({m})"));
+        }
+        parts.push(if self.closed {
+            "close".to_string()
+        } else {
+            "no close".to_string()
+        });
+        parts.join(", ")
+    }
 }
 
 /// One connection of a test to the broker.
@@ -394,6 +441,38 @@ impl Client {
                     }
                     return Err(Stop::fail("the broker closes the network connection", obs));
                 }
+            }
+        }
+    }
+
+    /// Reads everything until the broker closes the connection, sends malformed bytes, or
+    /// `within` passes; never fails on what it sees (the caller judges the [`Ending`]).
+    pub async fn watch_close(&mut self, within: Duration) -> Result<Ending, Stop> {
+        let deadline = Instant::now() + within;
+        let mut e = Ending::default();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next(left).await? {
+                Some(Incoming::Closed) => {
+                    e.closed = true;
+                    e.closed_at = Some(Instant::now());
+                    return Ok(e);
+                }
+                Some(Incoming::Malformed(err)) => {
+                    e.malformed = Some(err.to_string());
+                    return Ok(e);
+                }
+                Some(Incoming::Packet(Packet::Disconnect(d))) if e.disconnect.is_none() => {
+                    e.disconnect = Some(d);
+                }
+                Some(Incoming::Packet(p)) => {
+                    if e.disconnect.is_some() {
+                        e.after.push(p);
+                    } else {
+                        e.before.push(p);
+                    }
+                }
+                None => return Ok(e),
             }
         }
     }

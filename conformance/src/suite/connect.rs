@@ -14,10 +14,7 @@ use mqtt_codec::{
     ProtocolVersion, PubAck, PubRel, Publish, QoS, ReasonCode, Side, Subscribe, Subscription,
     Unsubscribe, Will,
 };
-use mqtt_reports::TraceEntry;
 use mqtt_spec::{v311, v5};
-use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::body;
@@ -40,80 +37,6 @@ pub fn tests() -> Vec<TestCase> {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// What a connection did until it closed (or a deadline passed).
-#[derive(Debug, Default)]
-struct Ending {
-    /// Packets before the first DISCONNECT.
-    before: Vec<Packet>,
-    /// The first DISCONNECT from the server.
-    disconnect: Option<Disconnect>,
-    /// Packets after that DISCONNECT.
-    after: Vec<Packet>,
-    /// The connection closed within the deadline.
-    closed: bool,
-    /// The server sent bytes that do not decode (the client stops reading there).
-    malformed: Option<String>,
-    /// When the close was seen.
-    closed_at: Option<Instant>,
-}
-
-impl Ending {
-    fn first_connack(&self) -> Option<&ConnAck> {
-        self.before.iter().find_map(|p| match p {
-            Packet::ConnAck(a) => Some(a),
-            _ => None,
-        })
-    }
-
-    fn summary(&self) -> String {
-        let mut parts: Vec<String> = self.before.iter().map(describe).collect();
-        if let Some(d) = &self.disconnect {
-            parts.push(describe(&Packet::Disconnect(d.clone())));
-        }
-        parts.extend(self.after.iter().map(describe));
-        if let Some(m) = &self.malformed {
-            parts.push(format!("malformed bytes ({m})"));
-        }
-        parts.push(if self.closed {
-            "close".to_string()
-        } else {
-            "no close".to_string()
-        });
-        parts.join(", ")
-    }
-}
-
-/// Reads everything until the connection closes or `within` passes.
-async fn watch_close(c: &mut Client, within: Duration) -> Result<Ending, Stop> {
-    let deadline = Instant::now() + within;
-    let mut e = Ending::default();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match c.next(left).await? {
-            Some(Incoming::Closed) => {
-                e.closed = true;
-                e.closed_at = Some(Instant::now());
-                return Ok(e);
-            }
-            Some(Incoming::Malformed(err)) => {
-                e.malformed = Some(err.to_string());
-                return Ok(e);
-            }
-            Some(Incoming::Packet(Packet::Disconnect(d))) if e.disconnect.is_none() => {
-                e.disconnect = Some(d);
-            }
-            Some(Incoming::Packet(p)) => {
-                if e.disconnect.is_some() {
-                    e.after.push(p);
-                } else {
-                    e.before.push(p);
-                }
-            }
-            None => return Ok(e),
-        }
-    }
-}
 
 fn rc(code: ReasonCode) -> String {
     format!("0x{:02X}", code.0)
@@ -242,49 +165,6 @@ async fn quiet_then_marker(
         return Err(Stop::fail(expected, describe(&Packet::Publish(got))));
     }
     m.disconnect().await
-}
-
-/// Sends `bytes` on a fresh connection opened without the test client, reads until the close
-/// or `within`, and records both directions in the trace. For answers the test client cannot
-/// decode in the test's version (a 3.1.1 CONNACK to a 5.0-shaped CONNECT).
-async fn raw_exchange(
-    ctx: &Ctx,
-    label: &str,
-    what: &str,
-    bytes: &[u8],
-    within: Duration,
-) -> Result<(Vec<u8>, bool), Stop> {
-    let mut s = ctx.0.target.connect().await.map_err(|e| {
-        Stop::Error(format!(
-            "cannot connect to {}: {e}",
-            ctx.0.target.describe()
-        ))
-    })?;
-    ctx.record(TraceEntry::out(
-        ctx.elapsed_ms(),
-        what.to_string(),
-        json!({ "client": label }),
-        hex::encode(bytes),
-    ));
-    let _ = s.write_all(bytes).await;
-    let _ = s.flush().await;
-    let deadline = Instant::now() + within;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    let closed = loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => break false,
-            Ok(Ok(0)) | Ok(Err(_)) => break true,
-            Ok(Ok(n)) => got.extend_from_slice(buf.get(..n).unwrap_or(&[])),
-        }
-    };
-    ctx.record(TraceEntry::incoming(
-        ctx.elapsed_ms(),
-        "bytes".to_string(),
-        json!({ "client": label, "closed": closed }),
-        hex::encode(&got),
-    ));
-    Ok((got, closed))
 }
 
 /// The CONNACK at the front of `bytes`, decoded as 5.0 or as 3.1.1 (whichever works), with
@@ -455,7 +335,7 @@ async fn second_connect(ctx: Ctx) -> Outcome {
     let mut c = ctx.connect("a").await?;
     let again = ctx.connect_packet("a");
     c.send(Packet::Connect(Box::new(again))).await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     if !e.closed {
         return Err(Stop::fail(
             "the server closes the connection after a second CONNECT",
@@ -493,7 +373,7 @@ struct Refusal {
 /// Sends `bytes` (a CONNECT the server must not accept) and checks the answer against `r`.
 /// A DISCONNECT before the close fails [MQTT-3.14.0-1] (5.0), which the caller must list.
 async fn expect_refused(ctx: &Ctx, what: &str, bytes: &[u8], r: Refusal) -> Outcome {
-    let (got, closed) = raw_exchange(ctx, "a", what, bytes, ctx.patience()).await?;
+    let (got, closed) = ctx.raw_exchange("a", what, bytes, ctx.patience()).await?;
     let allowed = || {
         let mut a = Vec::new();
         if !r.v3_codes.is_empty() {
@@ -648,7 +528,7 @@ async fn protocol_level_unsupported(ctx: Ctx) -> Outcome {
         .await
     } else {
         // [MQTT-3.1.2-2] 3.1.1: CONNACK 0x01 is required, then the close.
-        let (got, closed) = raw_exchange(&ctx, "a", &what, &bytes, ctx.patience()).await?;
+        let (got, closed) = ctx.raw_exchange("a", &what, &bytes, ctx.patience()).await?;
         match parse_connack(&got) {
             Some((a, v)) if !v.is_v5() && a.reason_code.0 == 0x01 => {}
             Some((a, _)) => {
@@ -773,7 +653,7 @@ async fn session_takeover(ctx: Ctx) -> Outcome {
     let mut old = ctx.connect("a").await?;
     let mut new = ctx.open("a").await?;
     new.handshake(ctx.connect_packet("a")).await?;
-    let e = watch_close(&mut old, ctx.patience()).await?;
+    let e = old.watch_close(ctx.patience()).await?;
     let expected = ctx.pick(
         "the older connection is closed",
         "the older connection closed, after DISCONNECT 0x8E (Session taken over) if any",
@@ -1122,7 +1002,7 @@ async fn connect_empty_id(ctx: &Ctx, label: &str) -> Result<Option<(Client, Conn
             format!("CONNACK {}", rc(a.reason_code)),
         ));
     }
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     if !e.closed {
         return Err(Stop::fail_at(stmt, refusal, e.summary()));
     }
@@ -1200,7 +1080,7 @@ async fn client_id_assigned_is_used(ctx: Ctx) -> Outcome {
     let mut p = ctx.connect_packet("b");
     p.client_id = id.clone();
     b.handshake(p).await?;
-    let e = watch_close(&mut a, ctx.patience()).await?;
+    let e = a.watch_close(ctx.patience()).await?;
     if !e.closed {
         return Err(Stop::fail(
             format!(
@@ -1220,7 +1100,7 @@ async fn client_id_empty_persistent(ctx: Ctx) -> Outcome {
     p.clean_start = false;
     c.send(Packet::Connect(Box::new(p))).await?;
     let expected = "CONNACK 0x02 (identifier rejected), then the close";
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     if let Some(m) = &e.malformed {
         // The codec refuses Session Present 1 with a non-zero code [MQTT-3.2.2-4].
         return Err(Stop::fail_at(
@@ -1553,7 +1433,7 @@ async fn expect_connack_refusal(
     codes_ok: &[u8],
     expected: &str,
 ) -> Outcome {
-    let e = watch_close(c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     if let Some(m) = &e.malformed {
         return Err(Stop::fail(expected, format!("malformed bytes: {m}")));
     }
@@ -1617,7 +1497,7 @@ async fn connack_within_maximum_packet_size(ctx: Ctx) -> Outcome {
     p.properties.maximum_packet_size = Some(limit);
     p.properties.authentication_method = Some("mqtt-conform-no-such-method".into());
     c.send(Packet::Connect(Box::new(p))).await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     let Some(a) = e.first_connack() else {
         return Err(Stop::Inconclusive(format!(
             "no CONNACK to a CONNECT with an unknown authentication method: {}",
@@ -1684,7 +1564,7 @@ async fn bad_credentials(ctx: Ctx) -> Outcome {
     p.username = Some(format!("mqtt-conform-nobody-{}", ctx.client_id("a")).into());
     p.password = Some(Bytes::from_static(b"mqtt-conform-wrong-password"));
     c.send(Packet::Connect(Box::new(p))).await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     let expected = ctx.pick(
         "CONNACK 0x04 or 0x05 (session present 0), then the close",
         "CONNACK 0x80 or above (0x86/0x87 fit), session present 0, then the close",
@@ -1726,7 +1606,7 @@ async fn unknown_auth_method(ctx: Ctx) -> Outcome {
     let mut p = ctx.connect_packet("a");
     p.properties.authentication_method = Some("mqtt-conform-no-such-method".into());
     c.send(Packet::Connect(Box::new(p))).await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     let expected = "CONNACK 0x8C or 0x87 (or no CONNACK), then the close";
     if let Some(d) = &e.disconnect {
         return Err(Stop::fail_at(
@@ -1777,7 +1657,7 @@ async fn refused_ignores_later(ctx: Ctx) -> Outcome {
     let mut c = ctx.open("r").await?;
     c.send_raw("CONNECT to be refused + PUBLISH", &bytes)
         .await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     match e.first_connack() {
         Some(a) if a.reason_code == ReasonCode::SUCCESS => {
             return Err(Stop::Inconclusive(
@@ -1860,7 +1740,7 @@ async fn disconnect_reserved_flags(ctx: Ctx) -> Outcome {
     let mut c = ctx.connect("a").await?;
     let bytes = RawPacket::new(PacketType::Disconnect as u8, 0x01).to_bytes();
     c.send_raw("DISCONNECT with flags 0001", &bytes).await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     let expected = ctx.pick(
         "the close",
         "DISCONNECT 0x81 (or no DISCONNECT), then the close",
@@ -1904,7 +1784,7 @@ async fn disconnect_within_maximum_packet_size(ctx: Ctx) -> Outcome {
         .await?;
     let mut new = ctx.open("a").await?;
     new.handshake(ctx.connect_packet("a")).await?;
-    let e = watch_close(&mut old, ctx.patience()).await?;
+    let e = old.watch_close(ctx.patience()).await?;
     let Some(d) = &e.disconnect else {
         // Nothing to measure: a server may close a taken-over connection without DISCONNECT.
         return Err(Stop::Inconclusive(format!(
@@ -2103,7 +1983,7 @@ async fn will_after_protocol_error(ctx: Ctx) -> Outcome {
     // Packet type 0 is reserved: a malformed packet the server closes on.
     c.send_raw("packet of reserved type 0", &[0x00, 0x00])
         .await?;
-    let e = watch_close(&mut c, ctx.patience()).await?;
+    let e = c.watch_close(ctx.patience()).await?;
     if !e.closed {
         return Err(Stop::Inconclusive(format!(
             "the server did not close after a packet of type 0: {}",
@@ -2420,7 +2300,7 @@ async fn expect_keep_alive_close(c: &mut Client, k: u16, start: Instant) -> Outc
         k_ms,
         upper.as_millis()
     );
-    let e = watch_close(c, upper.saturating_sub(start.elapsed())).await?;
+    let e = c.watch_close(upper.saturating_sub(start.elapsed())).await?;
     if !e.closed {
         return Err(Stop::fail(expected, e.summary()));
     }
@@ -2481,7 +2361,9 @@ async fn keepalive_will(ctx: Ctx) -> Outcome {
     // The timing is checked by keepalive.server-closes-silent-client; here a late close is
     // tolerated so that the will is judged on its own.
     let within = Duration::from_millis(u64::from(k) * 1500) + Duration::from_secs(6);
-    let e = watch_close(&mut c, within.saturating_sub(start.elapsed())).await?;
+    let e = c
+        .watch_close(within.saturating_sub(start.elapsed()))
+        .await?;
     if !e.closed {
         return Err(Stop::fail(
             format!("the close of a client silent for 1.5 x {k} s"),

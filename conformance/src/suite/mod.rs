@@ -17,6 +17,7 @@ pub mod malformed;
 pub mod publish;
 pub mod session;
 pub mod subscribe;
+pub(crate) mod util;
 
 /// Every test of the suite, in catalogue order.
 pub fn all() -> Vec<TestCase> {

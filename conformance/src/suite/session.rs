@@ -7,7 +7,7 @@ use std::time::Duration;
 use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, PubRec, QoS, ReasonCode};
 use mqtt_spec::{v311, v5};
 
-use super::publish::{
+use super::util::{
     ack, connect_persistent, drain, end_session, msg, payloads, precondition, publish,
     recv_publish, send_complete, sub,
 };

@@ -16,6 +16,7 @@ use mqtt_codec::{
 };
 use mqtt_spec::{v311, v5};
 
+use super::util::end_session;
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
@@ -2810,13 +2811,6 @@ async fn connect_session(ctx: &Ctx, label: &str, expiry: u32) -> Result<(Client,
         })
         .await?;
     Ok((c, ack.session_present))
-}
-
-/// Ends the session of `label` (Clean Start 1, Session Expiry 0).
-async fn end_session(ctx: &Ctx, label: &str) {
-    if let Ok(c) = ctx.connect(label).await {
-        let _ = c.disconnect().await;
-    }
 }
 
 async fn shared_qos2_resume(ctx: Ctx) -> Outcome {

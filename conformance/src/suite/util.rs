@@ -1,0 +1,258 @@
+//! Helpers shared by the modules of the suite: subscribing, publishing and completing QoS
+//! flows, acknowledging, draining, persistent sessions, and the checks of a close after a
+//! protocol error.
+
+use std::time::Duration;
+
+use mqtt_codec::bytes::Bytes;
+use mqtt_codec::{
+    ConnAck, Packet, Props, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, Subscribe,
+    Subscription,
+};
+
+use crate::case::{Ctx, Outcome, Stop};
+use crate::client::{Client, Incoming};
+
+/// Packet id the helpers use for SUBSCRIBE.
+const SUB_ID: u16 = 0x5100;
+
+/// A PUBLISH on `topic` at `qos` with `id` (ignored for QoS 0).
+pub(crate) fn msg(topic: &str, qos: QoS, id: u16, payload: &[u8]) -> Publish {
+    let mut m = Publish::new(topic.to_string(), Bytes::copy_from_slice(payload));
+    m.qos = qos;
+    m.packet_id = if qos == QoS::AtMostOnce { 0 } else { id };
+    m
+}
+
+/// A failure of a precondition (not of the statement under test) becomes inconclusive.
+pub(crate) fn precondition<T>(r: Result<T, Stop>, what: &str) -> Result<T, Stop> {
+    r.map_err(|e| match e {
+        Stop::Fail { observed, .. } => Stop::Inconclusive(format!("{what}: {observed}")),
+        other => other,
+    })
+}
+
+/// Subscribes with the given subscriptions; a missing SUBACK or a refused filter is
+/// inconclusive. Returns the granted codes.
+pub(crate) async fn sub_many(
+    ctx: &Ctx,
+    c: &mut Client,
+    subs: Vec<Subscription>,
+) -> Result<Vec<ReasonCode>, Stop> {
+    let n = subs.len();
+    c.send(Packet::Subscribe(Subscribe {
+        packet_id: SUB_ID,
+        filters: subs,
+        properties: Props::none(),
+    }))
+    .await?;
+    let codes = precondition(
+        c.expect(ctx.patience(), "SUBACK", |p| match p {
+            Packet::SubAck(a) if a.packet_id == SUB_ID => Some(a.reason_codes.clone()),
+            _ => None,
+        })
+        .await,
+        "the subscription needed by the test failed",
+    )?;
+    if codes.len() != n || codes.iter().any(|c| c.0 >= 0x80) {
+        return Err(Stop::Inconclusive(format!(
+            "the subscription needed by the test was refused: codes {:02X?}",
+            codes.iter().map(|c| c.0).collect::<Vec<_>>()
+        )));
+    }
+    Ok(codes)
+}
+
+/// Subscribes to `filter` at `qos`; inconclusive unless exactly `qos` is granted.
+pub(crate) async fn sub(ctx: &Ctx, c: &mut Client, filter: &str, qos: QoS) -> Result<(), Stop> {
+    let codes = sub_many(ctx, c, vec![Subscription::new(filter.to_string(), qos)]).await?;
+    match codes.first() {
+        Some(g) if g.0 == qos.as_u8() => Ok(()),
+        other => Err(Stop::Inconclusive(format!(
+            "QoS {} was needed on {filter}; the server granted {:?}",
+            qos.as_u8(),
+            other.map(|c| c.0)
+        ))),
+    }
+}
+
+/// Sends `m` and completes the publisher's side of its QoS flow (PUBACK, or PUBREC / PUBREL
+/// / PUBCOMP). Anything going wrong is inconclusive: this is a precondition.
+pub(crate) async fn send_complete(ctx: &Ctx, c: &mut Client, m: Publish) -> Result<(), Stop> {
+    let id = m.packet_id;
+    let qos = m.qos;
+    c.send(Packet::Publish(m)).await?;
+    match qos {
+        QoS::AtMostOnce => Ok(()),
+        QoS::AtLeastOnce => {
+            let rc = precondition(
+                c.expect(ctx.patience(), "PUBACK", |p| match p {
+                    Packet::PubAck(a) if a.packet_id == id => Some(a.reason_code),
+                    _ => None,
+                })
+                .await,
+                "publishing a QoS 1 message failed",
+            )?;
+            if rc.0 >= 0x80 {
+                return Err(Stop::Inconclusive(format!(
+                    "the server refused a QoS 1 message with PUBACK 0x{:02X}",
+                    rc.0
+                )));
+            }
+            Ok(())
+        }
+        QoS::ExactlyOnce => {
+            let rc = precondition(
+                c.expect(ctx.patience(), "PUBREC", |p| match p {
+                    Packet::PubRec(a) if a.packet_id == id => Some(a.reason_code),
+                    _ => None,
+                })
+                .await,
+                "publishing a QoS 2 message failed",
+            )?;
+            if rc.0 >= 0x80 {
+                return Err(Stop::Inconclusive(format!(
+                    "the server refused a QoS 2 message with PUBREC 0x{:02X}",
+                    rc.0
+                )));
+            }
+            c.send(Packet::PubRel(PubRel::new(id))).await?;
+            precondition(
+                c.expect(ctx.patience(), "PUBCOMP", |p| match p {
+                    Packet::PubComp(a) if a.packet_id == id => Some(()),
+                    _ => None,
+                })
+                .await,
+                "completing a QoS 2 message failed",
+            )
+        }
+    }
+}
+
+/// Publishes `payload` on `topic` at `qos` (id `id`) and completes the flow.
+pub(crate) async fn publish(
+    ctx: &Ctx,
+    c: &mut Client,
+    topic: &str,
+    qos: QoS,
+    id: u16,
+    payload: &[u8],
+) -> Result<(), Stop> {
+    send_complete(ctx, c, msg(topic, qos, id, payload)).await
+}
+
+/// The first PUBLISH on `topic` within `within` (other packets are kept).
+pub(crate) async fn recv_on(
+    c: &mut Client,
+    within: Duration,
+    topic: &str,
+    expected: &str,
+) -> Result<Publish, Stop> {
+    c.expect(within, expected, |p| match p {
+        Packet::Publish(m) if &*m.topic == topic => Some(m.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// The first PUBLISH on `topic` within the patience.
+pub(crate) async fn recv_publish(
+    ctx: &Ctx,
+    c: &mut Client,
+    topic: &str,
+    expected: &str,
+) -> Result<Publish, Stop> {
+    recv_on(c, ctx.patience(), topic, expected).await
+}
+
+/// Acknowledges a received PUBLISH as the subscriber (PUBACK, or PUBREC / PUBREL / PUBCOMP).
+pub(crate) async fn ack(ctx: &Ctx, c: &mut Client, m: &Publish) -> Result<(), Stop> {
+    match m.qos {
+        QoS::AtMostOnce => Ok(()),
+        QoS::AtLeastOnce => c.send(Packet::PubAck(PubAck::new(m.packet_id))).await,
+        QoS::ExactlyOnce => {
+            let id = m.packet_id;
+            c.send(Packet::PubRec(PubRec::new(id))).await?;
+            precondition(
+                c.expect(ctx.patience(), "PUBREL", |p| match p {
+                    Packet::PubRel(a) if a.packet_id == id => Some(()),
+                    _ => None,
+                })
+                .await,
+                "the server did not release a QoS 2 message",
+            )?;
+            c.send(Packet::PubComp(PubComp::new(id))).await
+        }
+    }
+}
+
+/// Every packet that arrives until nothing has come for `quiet` (or the connection closed).
+pub(crate) async fn drain(c: &mut Client, quiet: Duration) -> Result<Vec<Packet>, Stop> {
+    let mut out = Vec::new();
+    while let Some(i) = c.next(quiet).await? {
+        match i {
+            Incoming::Packet(p) => out.push(p),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Connects `label` so that its session outlives the connection. 5.0: Clean Start = `clean`
+/// and a Session Expiry Interval of 60 s. 3.1.1: Clean Session 0 (the only way to keep a
+/// session); `clean` then first removes any stored session with a clean connection.
+pub(crate) async fn connect_persistent(
+    ctx: &Ctx,
+    label: &str,
+    clean: bool,
+) -> Result<(Client, ConnAck), Stop> {
+    if clean && !ctx.v5() {
+        end_session(ctx, label).await;
+    }
+    let v5 = ctx.v5();
+    ctx.connect_with(label, |c| {
+        c.clean_start = clean && v5;
+        if v5 {
+            c.properties.session_expiry_interval = Some(60);
+        }
+    })
+    .await
+}
+
+/// Removes the session of `label` from the server (clean connect, then DISCONNECT); errors
+/// are ignored: this is housekeeping.
+pub(crate) async fn end_session(ctx: &Ctx, label: &str) {
+    if let Ok(c) = ctx.connect(label).await {
+        let _ = c.disconnect().await;
+    }
+}
+
+/// The payloads of messages as text, comma-separated, for observations.
+pub(crate) fn payloads(ps: &[Publish]) -> String {
+    ps.iter()
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Expects the server to close the connection after a protocol error, with no DISCONNECT or a
+/// DISCONNECT whose reason code is one of `codes` (5.0).
+pub(crate) async fn expect_error_close(ctx: &Ctx, c: &mut Client, codes: &[u8]) -> Outcome {
+    let seen = c.expect_close(ctx.patience()).await?;
+    if let Some(rc) = seen.disconnect {
+        if !codes.contains(&rc.0) {
+            return Err(Stop::fail(
+                format!(
+                    "the connection closed, after no DISCONNECT or DISCONNECT with {}",
+                    codes
+                        .iter()
+                        .map(|c| format!("0x{c:02X}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+                format!("DISCONNECT 0x{:02X}", rc.0),
+            ));
+        }
+    }
+    Ok(())
+}
