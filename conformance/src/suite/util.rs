@@ -10,8 +10,12 @@ use mqtt_codec::{
     Subscription,
 };
 
-use crate::case::{Ctx, Outcome, Stop};
+use mqtt_spec::StatementId;
+
+use crate::caps::Cap;
+use crate::case::{Ctx, Outcome, Stop, TestCase, TestFn};
 use crate::client::{Client, Incoming};
+use crate::target::BoxFuture;
 
 /// Packet id the helpers use for SUBSCRIBE.
 const SUB_ID: u16 = 0x5100;
@@ -255,4 +259,117 @@ pub(crate) async fn expect_error_close(ctx: &Ctx, c: &mut Client, codes: &[u8]) 
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Table-driven families of tests
+// ---------------------------------------------------------------------------------------------
+
+/// One row of a table-driven family: the test's declaration (built exactly like any
+/// [`TestCase`]) and, for rows that share the family's body, the parameters of that body.
+pub(crate) struct Row<K> {
+    /// The declaration; its body is replaced by the family's when `kind` is set.
+    pub case: TestCase,
+    /// The parameters for the family's body; `None` for a row with a body of its own.
+    pub kind: Option<K>,
+}
+
+impl<K> Row<K> {
+    /// A row run by the family's body with `kind`.
+    pub fn new(id: &'static str, title: &'static str, kind: K) -> Self {
+        Row {
+            case: TestCase::new(id, title, unbound),
+            kind: Some(kind),
+        }
+    }
+    /// A row with a body of its own.
+    pub fn own(id: &'static str, title: &'static str, run: TestFn) -> Self {
+        Row {
+            case: TestCase::new(id, title, run),
+            kind: None,
+        }
+    }
+    /// See [`TestCase::v311`].
+    pub fn v311(mut self, ids: &'static [StatementId]) -> Self {
+        self.case = self.case.v311(ids);
+        self
+    }
+    /// See [`TestCase::v5`].
+    pub fn v5(mut self, ids: &'static [StatementId]) -> Self {
+        self.case = self.case.v5(ids);
+        self
+    }
+    /// See [`TestCase::requires`].
+    pub fn requires(mut self, caps: &'static [Cap]) -> Self {
+        self.case = self.case.requires(caps);
+        self
+    }
+    /// See [`TestCase::should`].
+    pub fn should(mut self) -> Self {
+        self.case = self.case.should();
+        self
+    }
+}
+
+/// A family of tests that share one body, parametrised by each row's `Kind`.
+pub(crate) trait Table: 'static {
+    /// The parameters of one row.
+    type Kind: Send + 'static;
+    /// The rows, in catalogue order (built afresh on each call).
+    fn rows() -> Vec<Row<Self::Kind>>;
+    /// The shared body.
+    fn run(ctx: Ctx, kind: Self::Kind) -> BoxFuture<'static, Outcome>;
+}
+
+/// The body of a row declared without one (never run: [`cases`] replaces it).
+fn unbound(_: Ctx) -> BoxFuture<'static, Outcome> {
+    Box::pin(async { Err(Stop::Error("a table row without a body".into())) })
+}
+
+/// The body of row `I` of table `T`.
+fn row_body<T: Table, const I: usize>(ctx: Ctx) -> BoxFuture<'static, Outcome> {
+    match T::rows().into_iter().nth(I).and_then(|r| r.kind) {
+        Some(kind) => T::run(ctx, kind),
+        None => Box::pin(async move {
+            Err(Stop::Error(format!(
+                "row {I} of a test table has no parameters"
+            )))
+        }),
+    }
+}
+
+/// The bodies of rows 0 to 127 of a table.
+macro_rules! row_bodies {
+    ($t:ty; $($i:literal)*) => {
+        [$(row_body::<$t, $i> as TestFn),*]
+    };
+}
+
+/// The most rows a table may have.
+const MAX_ROWS: usize = 128;
+
+/// The test cases of table `T`: each row's declaration with the family's body for its row
+/// (rows with a body of their own keep it).
+pub(crate) fn cases<T: Table>() -> Vec<TestCase> {
+    let bodies: [TestFn; MAX_ROWS] = row_bodies!(T; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127);
+    T::rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut case = r.case;
+            if r.kind.is_some() {
+                case.run = bodies.get(i).copied().unwrap_or(too_many);
+            }
+            case
+        })
+        .collect()
+}
+
+/// The body of a row beyond [`MAX_ROWS`] (a suite bug, reported as such).
+fn too_many(_: Ctx) -> BoxFuture<'static, Outcome> {
+    Box::pin(async {
+        Err(Stop::Error(format!(
+            "a test table has more than {MAX_ROWS} rows: split it"
+        )))
+    })
 }
