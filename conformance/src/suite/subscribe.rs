@@ -16,18 +16,19 @@ use mqtt_codec::{
 };
 use mqtt_spec::{v311, v5};
 
-use super::util::end_session;
+use super::util::{cases, end_session, Row, Table};
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
 use crate::client::{describe, Client, Incoming};
+use crate::target::BoxFuture;
 
 /// The tests of this module.
 pub fn tests() -> Vec<TestCase> {
     let mut v = Vec::new();
     v.extend(subscribe_tests());
     v.extend(unsubscribe_tests());
-    v.extend(topic_tests());
+    v.extend(cases::<Topics>());
     v.extend(retained_tests());
     v.extend(option_tests());
     v.extend(subscription_id_tests());
@@ -1283,106 +1284,90 @@ async fn unsuback_max_packet_size(ctx: Ctx) -> Outcome {
 // 4.7 topics
 // ---------------------------------------------------------------------------------------------
 
-fn topic_tests() -> Vec<TestCase> {
+fn topic_rows() -> Vec<Row<Match>> {
     vec![
-        TestCase::new(
-            "topics.wildcard.plus-one-level",
-            "'+' matches exactly one level, an empty one included, and nothing more",
-            body!(plus_one_level),
-        )
+        Row::new("topics.wildcard.plus-one-level", "'+' matches exactly one level, an empty one included, and nothing more", Match { filters: &["{p}/+/c"], yes: &["{p}/b/c", "{p}//c"], no: &["{p}/b/d/c", "{p}/c", "{p}/b/c/d", "{p}/b/cc"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.wildcard.plus-last-level",
-            "'+' as the last level matches one more level, empty or not",
-            body!(plus_last_level),
-        )
+        Row::new("topics.wildcard.plus-last-level", "'+' as the last level matches one more level, empty or not", Match { filters: &["{p}/a/+"], yes: &["{p}/a/b", "{p}/a/"], no: &["{p}/a", "{p}/a/b/c", "{p}/ab"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.wildcard.plus-first-level",
-            "'+' as the first level matches any first level, an empty one included",
-            body!(plus_first_level),
-        )
+        Row::new("topics.wildcard.plus-first-level", "'+' as the first level matches any first level, an empty one included", Match { filters: &["+/{rest}/x"], yes: &["{p}/x", "other/{rest}/x", "/{rest}/x"], no: &["{p}/x/y", "a/b/{rest}/x"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.wildcard.plus-twice",
-            "Several '+' levels each match exactly one level",
-            body!(plus_twice),
-        )
+        Row::new("topics.wildcard.plus-twice", "Several '+' levels each match exactly one level", Match { filters: &["{p}/+/+"], yes: &["{p}/a/b", "{p}/a/"], no: &["{p}/a", "{p}/a/b/c"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.wildcard.hash-matches-parent-and-children",
-            "'a/#' matches 'a' itself and every topic below it, and nothing beside it",
-            body!(hash_parent_children),
-        )
+        Row::new("topics.wildcard.hash-matches-parent-and-children", "'a/#' matches 'a' itself and every topic below it, and nothing beside it", Match { filters: &["{p}/a/#"], yes: &["{p}/a", "{p}/a/b", "{p}/a/b/c", "{p}/a/"], no: &["{p}/ab", "{p}/b/a", "{p}"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-2"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-1"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.wildcard.plus-then-hash",
-            "'+/#' needs the '+' level to exist and then matches everything below",
-            body!(plus_then_hash),
-        )
+        Row::new("topics.wildcard.plus-then-hash", "'+/#' needs the '+' level to exist and then matches everything below", Match { filters: &["{p}/+/#"], yes: &["{p}/a", "{p}/a/b/c", "{p}/"], no: &["{p}"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.1-2"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-1"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.dollar.not-matched-by-leading-wildcard",
-            "Filters starting with '#' or '+' never deliver topics starting with '$'",
-            body!(dollar_topics),
-        )
+        Row::own("topics.dollar.not-matched-by-leading-wildcard", "Filters starting with '#' or '+' never deliver topics starting with '$'", body!(dollar_topics))
         .v311(&[v311!("MQTT-4.7.2-1")])
         .v5(&[v5!("MQTT-4.7.2-1")])
         .requires(&[Cap::Wildcards]),
-        TestCase::new(
-            "topics.case-sensitive",
-            "Topic matching is case sensitive",
-            body!(case_sensitive),
-        )
+        Row::new("topics.case-sensitive", "Topic matching is case sensitive", Match { filters: &["{p}/Case/Topic"], yes: &["{p}/Case/Topic"], no: &["{p}/case/topic", "{p}/CASE/TOPIC"], wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")) })
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1")]),
-        TestCase::new(
-            "topics.no-unicode-normalization",
-            "Topics are compared as sent: canonically equivalent but different strings do not match",
-            body!(no_normalization),
-        )
+        Row::new("topics.no-unicode-normalization", "Topics are compared as sent: canonically equivalent but different strings do not match", Match { filters: &["{p}/caf\u{e9}", "{p}/\u{2126}"], yes: &["{p}/caf\u{e9}", "{p}/\u{2126}"], no: &["{p}/cafe\u{301}", "{p}/\u{3a9}"], wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")) })
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1")]),
-        TestCase::new(
-            "topics.spaces-are-significant",
-            "Spaces are ordinary characters of a topic and take part in matching",
-            body!(spaces_significant),
-        )
+        Row::new("topics.spaces-are-significant", "Spaces are ordinary characters of a topic and take part in matching", Match { filters: &["{p}/with space/ x "], yes: &["{p}/with space/ x "], no: &["{p}/withspace/x", "{p}/with space/x", "{p}/with  space/ x "], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
-        TestCase::new(
-            "topics.byte-order-mark-kept",
-            "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching",
-            body!(bom_kept),
-        )
+        Row::new("topics.byte-order-mark-kept", "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching", Match { filters: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"], yes: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"], no: &["{p}/bom", "{p}/lead"], wrong: (v311!("MQTT-1.5.3-3"), v5!("MQTT-1.5.4-3")) })
         .v311(&[v311!("MQTT-1.5.3-3"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-1.5.4-3"), v5!("MQTT-4.5.0-1")]),
-        TestCase::new(
-            "topics.longest-topic",
-            "A topic filter and name of 65535 bytes, the longest encodable, match and are forwarded intact",
-            body!(longest_topic),
-        )
+        Row::own("topics.longest-topic", "A topic filter and name of 65535 bytes, the longest encodable, match and are forwarded intact", body!(longest_topic))
         .v5(&[v5!("MQTT-4.7.3-3")]),
-        TestCase::new(
-            "topics.empty-levels-are-distinct",
-            "Empty levels and leading or trailing '/' make distinct topics",
-            body!(empty_levels),
-        )
+        Row::new("topics.empty-levels-are-distinct", "Empty levels and leading or trailing '/' make distinct topics", Match { filters: &["{p}//a/", "/{p}"], yes: &["{p}//a/", "/{p}"], no: &["{p}/a", "{p}/a/", "{p}//a", "{p}/"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
     ]
+}
+
+/// A topic matching case: the filters to subscribe to, the topics that have to be delivered
+/// and those that must not be. `{p}` stands for the test's topic prefix, `{rest}` for that
+/// prefix without its first level.
+struct Match {
+    filters: &'static [&'static str],
+    yes: &'static [&'static str],
+    no: &'static [&'static str],
+    /// The statements (3.1.1, 5.0) a delivery of a `no` topic breaks.
+    wrong: (mqtt_spec::StatementId, mqtt_spec::StatementId),
+}
+
+/// The topic tests: [`Match`] rows run by [`matching`].
+struct Topics;
+
+impl Table for Topics {
+    type Kind = Match;
+
+    fn rows() -> Vec<Row<Match>> {
+        topic_rows()
+    }
+
+    fn run(ctx: Ctx, m: Match) -> BoxFuture<'static, Outcome> {
+        Box::pin(async move {
+            let p = ctx.topic("w");
+            let rest = p.split_once('/').map(|(_, r)| r).unwrap_or(&p).to_string();
+            let expand = |list: &[&str]| -> Vec<String> {
+                list.iter()
+                    .map(|t| t.replace("{p}", &p).replace("{rest}", &rest))
+                    .collect()
+            };
+            let (filters, yes, no) = (expand(m.filters), expand(m.yes), expand(m.no));
+            matching(&ctx, &filters, &yes, &no, m.wrong).await
+        })
+    }
 }
 
 /// Subscribes to `filters`, publishes on every topic of `yes` and `no`, and checks that each
@@ -1449,204 +1434,6 @@ async fn matching(
         ));
     }
     Ok(())
-}
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-async fn plus_one_level(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/+/c");
-    let yes = strings(&[&format!("{p}/b/c"), &format!("{p}//c")]);
-    let no = strings(&[
-        &format!("{p}/b/d/c"),
-        &format!("{p}/c"),
-        &format!("{p}/b/c/d"),
-        &format!("{p}/b/cc"),
-    ]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn plus_last_level(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/a/+");
-    let yes = strings(&[&format!("{p}/a/b"), &format!("{p}/a/")]);
-    let no = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c"), &format!("{p}/ab")]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn plus_first_level(ctx: Ctx) -> Outcome {
-    // The test prefix's first level replaced by '+'.
-    let p = ctx.topic("w");
-    let rest = p.split_once('/').map(|(_, r)| r).unwrap_or(&p).to_string();
-    let f = format!("+/{rest}/x");
-    let yes = strings(&[
-        &format!("{p}/x"),
-        &format!("other/{rest}/x"),
-        &format!("/{rest}/x"),
-    ]);
-    let no = strings(&[&format!("{p}/x/y"), &format!("a/b/{rest}/x")]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn plus_twice(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/+/+");
-    let yes = strings(&[&format!("{p}/a/b"), &format!("{p}/a/")]);
-    let no = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c")]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn hash_parent_children(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/a/#");
-    let yes = strings(&[
-        &format!("{p}/a"),
-        &format!("{p}/a/b"),
-        &format!("{p}/a/b/c"),
-        &format!("{p}/a/"),
-    ]);
-    let no = strings(&[&format!("{p}/ab"), &format!("{p}/b/a"), &p]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn plus_then_hash(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/+/#");
-    let yes = strings(&[&format!("{p}/a"), &format!("{p}/a/b/c"), &format!("{p}/")]);
-    let no = strings(&[&p]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn case_sensitive(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/Case/Topic");
-    let yes = vec![f.clone()];
-    let no = strings(&[&format!("{p}/case/topic"), &format!("{p}/CASE/TOPIC")]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
-    )
-    .await
-}
-
-async fn no_normalization(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    // Precomposed e-acute and the Ohm sign; their canonical equivalents are sent as well.
-    let f1 = format!("{p}/caf\u{e9}");
-    let f2 = format!("{p}/\u{2126}");
-    let yes = vec![f1.clone(), f2.clone()];
-    let no = strings(&[&format!("{p}/cafe\u{301}"), &format!("{p}/\u{3a9}")]);
-    matching(
-        &ctx,
-        &[f1, f2],
-        &yes,
-        &no,
-        (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
-    )
-    .await
-}
-
-async fn spaces_significant(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f = format!("{p}/with space/ x ");
-    let yes = vec![f.clone()];
-    let no = strings(&[
-        &format!("{p}/withspace/x"),
-        &format!("{p}/with space/x"),
-        &format!("{p}/with  space/ x "),
-    ]);
-    matching(
-        &ctx,
-        &[f],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn empty_levels(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let f1 = format!("{p}//a/");
-    let f2 = format!("/{p}");
-    let yes = vec![f1.clone(), f2.clone()];
-    let no = strings(&[
-        &format!("{p}/a"),
-        &format!("{p}/a/"),
-        &format!("{p}//a"),
-        &format!("{p}/"),
-    ]);
-    matching(
-        &ctx,
-        &[f1, f2],
-        &yes,
-        &no,
-        (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
-    )
-    .await
-}
-
-async fn bom_kept(ctx: Ctx) -> Outcome {
-    let p = ctx.topic("w");
-    let inner = format!("{p}/\u{feff}bom");
-    let lead = format!("\u{feff}{p}/lead");
-    let yes = vec![inner.clone(), lead.clone()];
-    let no = strings(&[&format!("{p}/bom"), &format!("{p}/lead")]);
-    matching(
-        &ctx,
-        &[inner, lead],
-        &yes,
-        &no,
-        (v311!("MQTT-1.5.3-3"), v5!("MQTT-1.5.4-3")),
-    )
-    .await
 }
 
 async fn longest_topic(ctx: Ctx) -> Outcome {
