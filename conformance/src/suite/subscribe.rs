@@ -848,49 +848,70 @@ async fn qos2_request_accepted(ctx: Ctx) -> Outcome {
 }
 
 async fn suback_max_packet_size(ctx: Ctx) -> Outcome {
-    const MAX: u32 = 24;
-    let (mut c, _) = ctx
-        .connect_with("a", |p| {
-            p.properties.maximum_packet_size = Some(MAX);
-            p.properties.request_problem_information = Some(true);
-        })
-        .await?;
     // Filters a broker may well refuse (reason strings are likelier on failures), and plain ones.
     let mut filters = vec![sub(&ctx.topic("a"), 0), sub(&ctx.topic("b"), 2)];
     if !ctx.caps().wildcards {
         filters.push(sub(&ctx.topic("+"), 0));
     }
+    let packet = subscribe_packet(4, filters, long_answer());
+    let rules = (v5!("MQTT-3.9.2-1"), v5!("MQTT-3.9.2-2"));
+    ack_within_maximum_packet_size(&ctx, 24, packet, "a SUBACK", rules).await
+}
+
+/// User properties asking for a long answer.
+fn long_answer() -> Properties {
     let mut props = Properties::default();
     props
         .user_properties
         .push(("mqtt-conform".into(), "ask for a long answer".into()));
-    c.send(subscribe_packet(4, filters, props)).await?;
+    props
+}
+
+/// Connects with Maximum Packet Size `max` (and Request Problem Information 1), sends
+/// `packet` and expects its acknowledgement (`ack`: "a SUBACK" / "an UNSUBACK") to fit:
+/// an oversized one fails `rules.0` when it carries a Reason String, `rules.1` otherwise.
+async fn ack_within_maximum_packet_size(
+    ctx: &Ctx,
+    max: u32,
+    packet: Packet,
+    ack: &str,
+    rules: (mqtt_spec::StatementId, mqtt_spec::StatementId),
+) -> Outcome {
+    let (mut c, _) = ctx
+        .connect_with("a", |p| {
+            p.properties.maximum_packet_size = Some(max);
+            p.properties.request_problem_information = Some(true);
+        })
+        .await?;
+    let ty = match &packet {
+        Packet::Subscribe(_) => PacketType::SubAck,
+        _ => PacketType::UnsubAck,
+    };
+    c.send(packet).await?;
     let p = c
-        .expect(ctx.patience(), "a SUBACK", |p| {
-            matches!(p, Packet::SubAck(_)).then(|| p.clone())
+        .expect(ctx.patience(), ack, |p| {
+            (p.packet_type() == ty).then(|| p.clone())
         })
         .await
         .map_err(|e| match e {
             Stop::Fail { observed, .. } => Stop::fail(
-                "a SUBACK, without the properties that would exceed the Maximum Packet Size",
+                format!("{ack}, without the properties that would exceed the Maximum Packet Size"),
                 observed,
             ),
             e => e,
         })?;
     let size = p.encoded_len(ctx.version()).unwrap_or(usize::MAX);
-    if size > MAX as usize {
-        let Packet::SubAck(a) = &p else {
-            return Err(Stop::Error("not a SUBACK".into()));
+    if size > max as usize {
+        let reason_string = match &p {
+            Packet::SubAck(a) => a.properties.reason_string.is_some(),
+            Packet::UnsubAck(a) => a.properties.reason_string.is_some(),
+            _ => return Err(Stop::Error(format!("not {ack}"))),
         };
-        let st = if a.properties.reason_string.is_some() {
-            v5!("MQTT-3.9.2-1")
-        } else {
-            v5!("MQTT-3.9.2-2")
-        };
+        let st = if reason_string { rules.0 } else { rules.1 };
         return Err(Stop::fail_at(
             st,
-            format!("a SUBACK of at most {MAX} bytes (the client's Maximum Packet Size)"),
-            format!("a SUBACK of {size} bytes: {}", describe(&p)),
+            format!("{ack} of at most {max} bytes (the client's Maximum Packet Size)"),
+            format!("{ack} of {size} bytes: {}", describe(&p)),
         ));
     }
     Ok(())
@@ -1230,54 +1251,15 @@ async fn unsubscribe_inflight_qos2(ctx: Ctx) -> Outcome {
 }
 
 async fn unsuback_max_packet_size(ctx: Ctx) -> Outcome {
-    const MAX: u32 = 16;
-    let (mut c, _) = ctx
-        .connect_with("a", |p| {
-            p.properties.maximum_packet_size = Some(MAX);
-            p.properties.request_problem_information = Some(true);
-        })
-        .await?;
     // Filters never subscribed: a broker may explain 0x11 with a Reason String.
     let filters = [ctx.topic("n1"), ctx.topic("n2")];
-    let mut props = Properties::default();
-    props
-        .user_properties
-        .push(("mqtt-conform".into(), "ask for a long answer".into()));
-    c.send(Packet::Unsubscribe(Unsubscribe {
+    let packet = Packet::Unsubscribe(Unsubscribe {
         packet_id: 6,
         filters: filters.iter().map(|f| f.as_str().into()).collect(),
-        properties: props.into(),
-    }))
-    .await?;
-    let p = c
-        .expect(ctx.patience(), "an UNSUBACK", |p| {
-            matches!(p, Packet::UnsubAck(_)).then(|| p.clone())
-        })
-        .await
-        .map_err(|e| match e {
-            Stop::Fail { observed, .. } => Stop::fail(
-                "an UNSUBACK, without the properties that would exceed the Maximum Packet Size",
-                observed,
-            ),
-            e => e,
-        })?;
-    let size = p.encoded_len(ctx.version()).unwrap_or(usize::MAX);
-    if size > MAX as usize {
-        let Packet::UnsubAck(a) = &p else {
-            return Err(Stop::Error("not an UNSUBACK".into()));
-        };
-        let st = if a.properties.reason_string.is_some() {
-            v5!("MQTT-3.11.2-1")
-        } else {
-            v5!("MQTT-3.11.2-2")
-        };
-        return Err(Stop::fail_at(
-            st,
-            format!("an UNSUBACK of at most {MAX} bytes (the client's Maximum Packet Size)"),
-            format!("an UNSUBACK of {size} bytes: {}", describe(&p)),
-        ));
-    }
-    Ok(())
+        properties: long_answer().into(),
+    });
+    let rules = (v5!("MQTT-3.11.2-1"), v5!("MQTT-3.11.2-2"));
+    ack_within_maximum_packet_size(&ctx, 16, packet, "an UNSUBACK", rules).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1286,27 +1268,81 @@ async fn unsuback_max_packet_size(ctx: Ctx) -> Outcome {
 
 fn topic_rows() -> Vec<Row<Match>> {
     vec![
-        Row::new("topics.wildcard.plus-one-level", "'+' matches exactly one level, an empty one included, and nothing more", Match { filters: &["{p}/+/c"], yes: &["{p}/b/c", "{p}//c"], no: &["{p}/b/d/c", "{p}/c", "{p}/b/c/d", "{p}/b/cc"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.plus-one-level",
+            "'+' matches exactly one level, an empty one included, and nothing more",
+            Match {
+                filters: &["{p}/+/c"],
+                yes: &["{p}/b/c", "{p}//c"],
+                no: &["{p}/b/d/c", "{p}/c", "{p}/b/c/d", "{p}/b/cc"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.wildcard.plus-last-level", "'+' as the last level matches one more level, empty or not", Match { filters: &["{p}/a/+"], yes: &["{p}/a/b", "{p}/a/"], no: &["{p}/a", "{p}/a/b/c", "{p}/ab"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.plus-last-level",
+            "'+' as the last level matches one more level, empty or not",
+            Match {
+                filters: &["{p}/a/+"],
+                yes: &["{p}/a/b", "{p}/a/"],
+                no: &["{p}/a", "{p}/a/b/c", "{p}/ab"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.wildcard.plus-first-level", "'+' as the first level matches any first level, an empty one included", Match { filters: &["+/{rest}/x"], yes: &["{p}/x", "other/{rest}/x", "/{rest}/x"], no: &["{p}/x/y", "a/b/{rest}/x"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.plus-first-level",
+            "'+' as the first level matches any first level, an empty one included",
+            Match {
+                filters: &["+/{rest}/x"],
+                yes: &["{p}/x", "other/{rest}/x", "/{rest}/x"],
+                no: &["{p}/x/y", "a/b/{rest}/x"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.wildcard.plus-twice", "Several '+' levels each match exactly one level", Match { filters: &["{p}/+/+"], yes: &["{p}/a/b", "{p}/a/"], no: &["{p}/a", "{p}/a/b/c"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.plus-twice",
+            "Several '+' levels each match exactly one level",
+            Match {
+                filters: &["{p}/+/+"],
+                yes: &["{p}/a/b", "{p}/a/"],
+                no: &["{p}/a", "{p}/a/b/c"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-3"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-2"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.wildcard.hash-matches-parent-and-children", "'a/#' matches 'a' itself and every topic below it, and nothing beside it", Match { filters: &["{p}/a/#"], yes: &["{p}/a", "{p}/a/b", "{p}/a/b/c", "{p}/a/"], no: &["{p}/ab", "{p}/b/a", "{p}"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.hash-matches-parent-and-children",
+            "'a/#' matches 'a' itself and every topic below it, and nothing beside it",
+            Match {
+                filters: &["{p}/a/#"],
+                yes: &["{p}/a", "{p}/a/b", "{p}/a/b/c", "{p}/a/"],
+                no: &["{p}/ab", "{p}/b/a", "{p}"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-2"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-1"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.wildcard.plus-then-hash", "'+/#' needs the '+' level to exist and then matches everything below", Match { filters: &["{p}/+/#"], yes: &["{p}/a", "{p}/a/b/c", "{p}/"], no: &["{p}"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.wildcard.plus-then-hash",
+            "'+/#' needs the '+' level to exist and then matches everything below",
+            Match {
+                filters: &["{p}/+/#"],
+                yes: &["{p}/a", "{p}/a/b/c", "{p}/"],
+                no: &["{p}"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.1-2"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.1-1"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")])
         .requires(&[Cap::Wildcards]),
@@ -1314,21 +1350,66 @@ fn topic_rows() -> Vec<Row<Match>> {
         .v311(&[v311!("MQTT-4.7.2-1")])
         .v5(&[v5!("MQTT-4.7.2-1")])
         .requires(&[Cap::Wildcards]),
-        Row::new("topics.case-sensitive", "Topic matching is case sensitive", Match { filters: &["{p}/Case/Topic"], yes: &["{p}/Case/Topic"], no: &["{p}/case/topic", "{p}/CASE/TOPIC"], wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")) })
+        Row::new(
+            "topics.case-sensitive",
+            "Topic matching is case sensitive",
+            Match {
+                filters: &["{p}/Case/Topic"],
+                yes: &["{p}/Case/Topic"],
+                no: &["{p}/case/topic", "{p}/CASE/TOPIC"],
+                wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1")]),
-        Row::new("topics.no-unicode-normalization", "Topics are compared as sent: canonically equivalent but different strings do not match", Match { filters: &["{p}/caf\u{e9}", "{p}/\u{2126}"], yes: &["{p}/caf\u{e9}", "{p}/\u{2126}"], no: &["{p}/cafe\u{301}", "{p}/\u{3a9}"], wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")) })
+        Row::new(
+            "topics.no-unicode-normalization",
+            "Topics are compared as sent: canonically equivalent but different strings do not match",
+            Match {
+                filters: &["{p}/caf\u{e9}", "{p}/\u{2126}"],
+                yes: &["{p}/caf\u{e9}", "{p}/\u{2126}"],
+                no: &["{p}/cafe\u{301}", "{p}/\u{3a9}"],
+                wrong: (v311!("MQTT-4.7.3-4"), v5!("MQTT-4.7.3-4")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1")]),
-        Row::new("topics.spaces-are-significant", "Spaces are ordinary characters of a topic and take part in matching", Match { filters: &["{p}/with space/ x "], yes: &["{p}/with space/ x "], no: &["{p}/withspace/x", "{p}/with space/x", "{p}/with  space/ x "], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.spaces-are-significant",
+            "Spaces are ordinary characters of a topic and take part in matching",
+            Match {
+                filters: &["{p}/with space/ x "],
+                yes: &["{p}/with space/ x "],
+                no: &["{p}/withspace/x", "{p}/with space/x", "{p}/with  space/ x "],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
-        Row::new("topics.byte-order-mark-kept", "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching", Match { filters: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"], yes: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"], no: &["{p}/bom", "{p}/lead"], wrong: (v311!("MQTT-1.5.3-3"), v5!("MQTT-1.5.4-3")) })
+        Row::new(
+            "topics.byte-order-mark-kept",
+            "A U+FEFF (EF BB BF) inside a topic is part of it: neither dropped nor ignored in matching",
+            Match {
+                filters: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"],
+                yes: &["{p}/\u{feff}bom", "\u{feff}{p}/lead"],
+                no: &["{p}/bom", "{p}/lead"],
+                wrong: (v311!("MQTT-1.5.3-3"), v5!("MQTT-1.5.4-3")),
+            },
+        )
         .v311(&[v311!("MQTT-1.5.3-3"), v311!("MQTT-4.5.0-1")])
         .v5(&[v5!("MQTT-1.5.4-3"), v5!("MQTT-4.5.0-1")]),
         Row::own("topics.longest-topic", "A topic filter and name of 65535 bytes, the longest encodable, match and are forwarded intact", body!(longest_topic))
         .v5(&[v5!("MQTT-4.7.3-3")]),
-        Row::new("topics.empty-levels-are-distinct", "Empty levels and leading or trailing '/' make distinct topics", Match { filters: &["{p}//a/", "/{p}"], yes: &["{p}//a/", "/{p}"], no: &["{p}/a", "{p}/a/", "{p}//a", "{p}/"], wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")) })
+        Row::new(
+            "topics.empty-levels-are-distinct",
+            "Empty levels and leading or trailing '/' make distinct topics",
+            Match {
+                filters: &["{p}//a/", "/{p}"],
+                yes: &["{p}//a/", "/{p}"],
+                no: &["{p}/a", "{p}/a/", "{p}//a", "{p}/"],
+                wrong: (v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
+            },
+        )
         .v311(&[v311!("MQTT-4.7.3-4"), v311!("MQTT-4.5.0-1"), v311!("MQTT-3.3.2-3")])
         .v5(&[v5!("MQTT-4.7.3-4"), v5!("MQTT-4.5.0-1"), v5!("MQTT-3.3.2-3")]),
     ]
