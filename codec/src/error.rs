@@ -85,9 +85,14 @@ pub enum DecodeErrorKind {
     /// Ill-formed UTF-8 (overlong forms, surrogates, truncated sequences...).
     #[error("ill-formed UTF-8 in a string")]
     InvalidUtf8,
-    /// U+0000 in a UTF-8 string.
+    /// U+0000 in a UTF-8 string that is not a topic (client identifier, user name, a string
+    /// property other than the Response Topic...).
     #[error("U+0000 (null character) in a UTF-8 string")]
     NullCharacter,
+    /// U+0000 in a Topic Name or Topic Filter (PUBLISH topic, Will Topic, Response Topic,
+    /// SUBSCRIBE / UNSUBSCRIBE filters): the string rule and the topic rule both apply.
+    #[error("U+0000 (null character) in a topic name or topic filter")]
+    NullCharacterInTopic,
     /// A string does not fit its two-byte length prefix (encoding only).
     #[error("string longer than 65535 bytes")]
     StringTooLong,
@@ -120,6 +125,16 @@ pub enum DecodeErrorKind {
     /// Will Retain without the Will Flag.
     #[error("will retain set without the Will Flag")]
     WillRetainWithoutWill,
+    /// User Name Flag set, but the payload ends where the User Name should start.
+    #[error("user name flag set but the user name is missing")]
+    MissingUserName,
+    /// Password Flag set, but the payload ends where the Password should start.
+    #[error("password flag set but the password is missing")]
+    MissingPassword,
+    /// Will Flag set, but the payload ends where a will field (5.0: Will Properties) or the
+    /// Will Topic or the Will Payload should start.
+    #[error("will flag set but a will field is missing")]
+    MissingWill,
     /// Password Flag without User Name Flag (3.1.1 only).
     #[error("password flag set without the user name flag")]
     PasswordWithoutUsername,
@@ -149,9 +164,12 @@ pub enum DecodeErrorKind {
     /// `+` or `#` in a topic name.
     #[error("wildcard character in a topic name")]
     TopicNameWildcard,
-    /// A topic filter breaking the wildcard rules (or empty).
+    /// A topic filter breaking the wildcard placement rules.
     #[error("invalid topic filter")]
     InvalidTopicFilter,
+    /// A zero-length topic filter in SUBSCRIBE or UNSUBSCRIBE.
+    #[error("empty topic filter")]
+    EmptyTopicFilter,
     /// `$share/` filter without a valid share name or filter (5.0).
     #[error("invalid shared subscription topic filter")]
     InvalidSharedSubscription,
@@ -259,6 +277,9 @@ pub enum DecodeErrorKind {
     /// Wildcard in a Response Topic.
     #[error("wildcard character in the response topic")]
     ResponseTopicWildcard,
+    /// A zero-length Response Topic (it is a Topic Name).
+    #[error("empty response topic")]
+    EmptyResponseTopic,
     /// Properties on a 3.1.1 packet (encoding only).
     #[error("properties cannot be encoded in MQTT 3.1.1")]
     PropertiesInV3,
@@ -320,7 +341,7 @@ impl DecodeError {
     /// The 5.0 reason code that classifies this error (0x81 Malformed Packet, 0x82 Protocol
     /// Error, or a more specific one). Meaningful for 3.1.1 too, as a classification.
     pub fn reason_code(&self) -> ReasonCode {
-        reason_code(self.kind)
+        reason_code(self.kind, self.version)
     }
 
     /// What the receiver answers, per the version decoded.
@@ -414,9 +435,12 @@ impl fmt::Display for StatementList {
     }
 }
 
-fn reason_code(kind: DecodeErrorKind) -> ReasonCode {
+fn reason_code(kind: DecodeErrorKind, version: ProtocolVersion) -> ReasonCode {
     use DecodeErrorKind as K;
     match kind {
+        // 3.1.1 calls a requested QoS 3 malformed [MQTT-3.8.3-4]; 5.0 (3.8.3.1) a Protocol
+        // Error.
+        K::SubscriptionQos3 if !version.is_v5() => ReasonCode::MALFORMED_PACKET,
         K::PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
         K::UnsupportedProtocolLevel { .. } | K::InvalidProtocolName => {
             ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
@@ -434,6 +458,7 @@ fn reason_code(kind: DecodeErrorKind) -> ReasonCode {
         | K::TrailingBytes { .. }
         | K::InvalidUtf8
         | K::NullCharacter
+        | K::NullCharacterInTopic
         | K::StringTooLong
         | K::BinaryTooLong
         | K::RemainingLengthTooLarge
@@ -441,6 +466,9 @@ fn reason_code(kind: DecodeErrorKind) -> ReasonCode {
         | K::WillQos3
         | K::WillQosWithoutWill
         | K::WillRetainWithoutWill
+        | K::MissingUserName
+        | K::MissingPassword
+        | K::MissingWill
         | K::ConnAckReservedFlags { .. }
         | K::SubscriptionOptionsReserved { .. }
         | K::UnknownProperty { .. }
@@ -459,6 +487,7 @@ fn reason_code(kind: DecodeErrorKind) -> ReasonCode {
         | K::EmptyTopicName
         | K::TopicNameWildcard
         | K::InvalidTopicFilter
+        | K::EmptyTopicFilter
         | K::InvalidSharedSubscription
         | K::NoLocalOnSharedSubscription
         | K::NoTopicFilters { .. }
@@ -473,7 +502,8 @@ fn reason_code(kind: DecodeErrorKind) -> ReasonCode {
         | K::SessionExpiryFromServer
         | K::AuthDataWithoutMethod
         | K::AuthMethodMissing
-        | K::ResponseTopicWildcard => ReasonCode::PROTOCOL_ERROR,
+        | K::ResponseTopicWildcard
+        | K::EmptyResponseTopic => ReasonCode::PROTOCOL_ERROR,
     }
 }
 
@@ -507,12 +537,9 @@ pub(crate) fn statements(
             },
             K::NotConnect { .. } => ids![s5!("MQTT-3.1.0-1")],
             K::InvalidUtf8 => ids![s5!("MQTT-1.5.4-1")],
-            K::NullCharacter => match packet {
-                Some(PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe) => {
-                    ids![s5!("MQTT-1.5.4-2"), s5!("MQTT-4.7.3-2")]
-                }
-                _ => ids![s5!("MQTT-1.5.4-2")],
-            },
+            // The topic rule only for the strings that are topics, whatever the packet.
+            K::NullCharacter => ids![s5!("MQTT-1.5.4-2")],
+            K::NullCharacterInTopic => ids![s5!("MQTT-1.5.4-2"), s5!("MQTT-4.7.3-2")],
             K::StringTooLong => ids![s5!("MQTT-4.7.3-3")],
             K::InvalidProtocolName => ids![s5!("MQTT-3.1.2-1")],
             K::UnsupportedProtocolLevel { .. } => ids![s5!("MQTT-3.1.2-2")],
@@ -520,6 +547,9 @@ pub(crate) fn statements(
             K::WillQos3 => ids![s5!("MQTT-3.1.2-12")],
             K::WillQosWithoutWill => ids![s5!("MQTT-3.1.2-11")],
             K::WillRetainWithoutWill => ids![s5!("MQTT-3.1.2-13")],
+            K::MissingUserName => ids![s5!("MQTT-3.1.2-17")],
+            K::MissingPassword => ids![s5!("MQTT-3.1.2-19")],
+            K::MissingWill => ids![s5!("MQTT-3.1.2-9")],
             K::ConnAckReservedFlags { .. } => ids![s5!("MQTT-3.2.2-1")],
             K::SessionPresentWithError => ids![s5!("MQTT-3.2.2-6")],
             K::PacketIdZero {
@@ -532,7 +562,13 @@ pub(crate) fn statements(
                 packet: PacketType::Subscribe | PacketType::Unsubscribe,
             } => ids![s5!("MQTT-2.2.1-3")],
             K::PacketIdOnQos0 => ids![s5!("MQTT-2.2.1-2")],
-            K::EmptyTopicName => ids![s5!("MQTT-4.7.3-1")],
+            K::EmptyTopicName | K::EmptyTopicFilter | K::EmptyResponseTopic => {
+                ids![s5!("MQTT-4.7.3-1")]
+            }
+            // [MQTT-3.3.2-2] is about the PUBLISH topic; the Will Topic has the topic rule only.
+            K::TopicNameWildcard if packet == Some(PacketType::Connect) => {
+                ids![s5!("MQTT-4.7.0-1")]
+            }
             K::TopicNameWildcard => ids![s5!("MQTT-3.3.2-2"), s5!("MQTT-4.7.0-1")],
             K::InvalidTopicFilter => ids![s5!("MQTT-4.7.1-1"), s5!("MQTT-4.7.1-2")],
             K::InvalidSharedSubscription => ids![s5!("MQTT-4.8.2-1"), s5!("MQTT-4.8.2-2")],
@@ -599,12 +635,8 @@ pub(crate) fn statements(
             K::DupWithQos0 => ids![s3!("MQTT-3.3.1-2")],
             K::NotConnect { .. } => ids![s3!("MQTT-3.1.0-1")],
             K::InvalidUtf8 => ids![s3!("MQTT-1.5.3-1")],
-            K::NullCharacter => match packet {
-                Some(PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe) => {
-                    ids![s3!("MQTT-1.5.3-2"), s3!("MQTT-4.7.3-2")]
-                }
-                _ => ids![s3!("MQTT-1.5.3-2")],
-            },
+            K::NullCharacter => ids![s3!("MQTT-1.5.3-2")],
+            K::NullCharacterInTopic => ids![s3!("MQTT-1.5.3-2"), s3!("MQTT-4.7.3-2")],
             K::StringTooLong => ids![s3!("MQTT-4.7.3-3")],
             K::InvalidProtocolName => ids![s3!("MQTT-3.1.2-1")],
             K::UnsupportedProtocolLevel { .. } => ids![s3!("MQTT-3.1.2-2")],
@@ -612,13 +644,19 @@ pub(crate) fn statements(
             K::WillQos3 => ids![s3!("MQTT-3.1.2-14")],
             K::WillQosWithoutWill => ids![s3!("MQTT-3.1.2-11"), s3!("MQTT-3.1.2-13")],
             K::WillRetainWithoutWill => ids![s3!("MQTT-3.1.2-11"), s3!("MQTT-3.1.2-15")],
+            K::MissingUserName => ids![s3!("MQTT-3.1.2-19")],
+            K::MissingPassword => ids![s3!("MQTT-3.1.2-21")],
+            K::MissingWill => ids![s3!("MQTT-3.1.2-9")],
             K::PasswordWithoutUsername => ids![s3!("MQTT-3.1.2-22")],
             K::SessionPresentWithError => ids![s3!("MQTT-3.2.2-4")],
             K::PacketIdZero {
                 packet: PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe,
             } => ids![s3!("MQTT-2.3.1-1")],
             K::PacketIdOnQos0 => ids![s3!("MQTT-2.3.1-5")],
-            K::EmptyTopicName => ids![s3!("MQTT-4.7.3-1")],
+            K::EmptyTopicName | K::EmptyTopicFilter => ids![s3!("MQTT-4.7.3-1")],
+            K::TopicNameWildcard if packet == Some(PacketType::Connect) => {
+                ids![s3!("MQTT-4.7.1-1")]
+            }
             K::TopicNameWildcard => ids![s3!("MQTT-3.3.2-2"), s3!("MQTT-4.7.1-1")],
             K::InvalidTopicFilter => ids![s3!("MQTT-4.7.1-2"), s3!("MQTT-4.7.1-3")],
             K::NoTopicFilters {

@@ -804,11 +804,23 @@ fn check_value(id: PropertyId, v: &Value<'_>) -> Result<(), DecodeErrorKind> {
         (0x27, Value::Four(0)) => invalid(0),
         // [MQTT-3.3.2-8]
         (0x23, Value::Two(0)) => Err(DecodeErrorKind::TopicAliasZero),
-        // [MQTT-3.3.2-14]
-        (0x08, Value::Str(s)) if !topic::valid_topic_name(s) => {
-            Err(DecodeErrorKind::ResponseTopicWildcard)
-        }
+        (0x08, Value::Str(s)) => check_response_topic(s),
         _ => Ok(()),
+    }
+}
+
+/// The Response Topic is a Topic Name: not empty [MQTT-4.7.3-1], no U+0000 [MQTT-4.7.3-2],
+/// no wildcard [MQTT-3.3.2-14]. Its length is checked with the other strings.
+fn check_response_topic(s: &str) -> Result<(), DecodeErrorKind> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        Err(DecodeErrorKind::EmptyResponseTopic)
+    } else if b.contains(&0) {
+        Err(DecodeErrorKind::NullCharacterInTopic)
+    } else if b.iter().any(|&c| matches!(c, b'+' | b'#')) {
+        Err(DecodeErrorKind::ResponseTopicWildcard)
+    } else {
+        Ok(())
     }
 }
 
@@ -1002,10 +1014,9 @@ fn read_value(r: &mut Reader<'_>, id: PropertyId, p: &mut Properties) -> Res<()>
         0x02 => p.message_expiry_interval = Some(r.u32()?),
         0x03 => p.content_type = Some(r.string()?),
         0x08 => {
-            let s = r.string()?;
-            if !topic::valid_topic_name(&s) {
-                return Err((DecodeErrorKind::ResponseTopicWildcard, at)); // [MQTT-3.3.2-14]
-            }
+            // A U+0000 is reported where it is; empty or wildcard at the property.
+            let s = r.topic_string()?;
+            check_response_topic(&s).map_err(|k| (k, at))?;
             p.response_topic = Some(s);
         }
         0x09 => p.correlation_data = Some(r.binary()?),
@@ -1120,6 +1131,10 @@ mod tests {
                 } else {
                     Some("a/b".into())
                 }
+            },
+            |p: &mut Properties, bad| p.response_topic = Some(if bad { "" } else { "/" }.into()),
+            |p: &mut Properties, bad| {
+                p.response_topic = Some(if bad { "a\0" } else { "a b" }.into())
             },
             |p: &mut Properties, bad| {
                 p.correlation_data = Some(Bytes::from(vec![1; if bad { 70_000 } else { 3 }]))

@@ -146,6 +146,12 @@ impl<'a> Reader<'a> {
         to_bytestr(raw, start)
     }
 
+    /// A UTF-8 Encoded String that is a Topic Name or Topic Filter: a U+0000 in it breaks the
+    /// topic rule too [MQTT-4.7.3-2].
+    pub(crate) fn topic_string(&mut self) -> Res<ByteStr> {
+        self.string().map_err(|(kind, at)| (in_topic(kind), at))
+    }
+
     /// A reader over the next `n` bytes (e.g. a property block); this reader skips them.
     pub(crate) fn sub(&mut self, n: usize) -> Res<Reader<'a>> {
         self.need(n)?;
@@ -186,6 +192,16 @@ pub(crate) fn to_bytestr(raw: Bytes, start: usize) -> Res<ByteStr> {
         return Err((DecodeErrorKind::NullCharacter, start + i));
     }
     to_bytestr_no_null(raw, start)
+}
+
+/// The kind for a fault found in a string that is a topic: U+0000 becomes
+/// [`DecodeErrorKind::NullCharacterInTopic`]; other kinds are unchanged.
+#[inline]
+pub(crate) fn in_topic(kind: DecodeErrorKind) -> DecodeErrorKind {
+    match kind {
+        DecodeErrorKind::NullCharacter => DecodeErrorKind::NullCharacterInTopic,
+        other => other,
+    }
 }
 
 /// UTF-8 validation only, for callers that already scanned for zero bytes.

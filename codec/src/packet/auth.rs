@@ -23,7 +23,10 @@ pub struct Auth {
 impl Auth {
     pub(crate) fn decode(r: &mut Reader<'_>, ctx: Ctx) -> Res<Self> {
         if r.is_empty() {
-            // Remaining Length 0: Success, no properties (3.15.2.1).
+            // Remaining Length 0: Success, no properties (3.15.2.1). Success is the server's
+            // code only [MQTT-3.15.2-1]: the short form is checked against the sender too.
+            check_code(ReasonCode::SUCCESS, PacketType::Auth, ctx.from)
+                .map_err(|k| (k, r.pos()))?;
             return Ok(Auth::default());
         }
         let at = r.pos();

@@ -149,20 +149,36 @@ pub(crate) fn decode(
         // Payload order: client id, will properties, will topic, will payload, user name,
         // password (3.1.1 [MQTT-3.1.3-1]; 5.0 [MQTT-3.1.3-1]).
         let client_id = r.string()?; // [MQTT-3.1.3-3] [MQTT-3.1.3-4]
+
+        // A field its flag announces, but no byte is left for it: the flag's rule is broken
+        // (a field that starts and is cut short stays a plain truncation).
+        let present = |r: &Reader<'_>, missing: DecodeErrorKind| -> Res<()> {
+            if r.is_empty() {
+                Err((missing, r.pos()))
+            } else {
+                Ok(())
+            }
+        };
         let will = if will_flag {
+            // [MQTT-3.1.2-9] (both versions): every will field is present.
             let wprops = if v5 {
+                present(r, DecodeErrorKind::MissingWill)?;
                 property::decode(r, PropertyContext::Will, ctx.from)?
             } else {
                 Props::none()
             };
+            present(r, DecodeErrorKind::MissingWill)?;
             let topic_at = r.pos();
-            let topic = r.string()?; // 3.1.1 [MQTT-3.1.3-10]; 5.0 [MQTT-3.1.3-11]
+            // 3.1.1 [MQTT-3.1.3-10]; 5.0 [MQTT-3.1.3-11]. A topic name: [MQTT-4.7.3-2].
+            let topic = r.topic_string()?;
             if topic.is_empty() {
-                return Err((DecodeErrorKind::EmptyTopicName, topic_at));
+                return Err((DecodeErrorKind::EmptyTopicName, topic_at)); // [MQTT-4.7.3-1]
             }
             if !topic::valid_topic_name(&topic) {
+                // 3.1.1 [MQTT-4.7.1-1]; 5.0 [MQTT-4.7.0-1]
                 return Err((DecodeErrorKind::TopicNameWildcard, topic_at));
             }
+            present(r, DecodeErrorKind::MissingWill)?;
             let payload = r.binary()?;
             Some(Will {
                 topic,
@@ -176,11 +192,15 @@ pub(crate) fn decode(
         };
         // 3.1.1 [MQTT-3.1.2-18]..[MQTT-3.1.2-21]; 5.0 [MQTT-3.1.2-16]..[MQTT-3.1.2-19]
         let username = if username_flag {
+            // 3.1.1 [MQTT-3.1.2-19]; 5.0 [MQTT-3.1.2-17]
+            present(r, DecodeErrorKind::MissingUserName)?;
             Some(r.string()?) // 3.1.1 [MQTT-3.1.3-11]; 5.0 [MQTT-3.1.3-12]
         } else {
             None
         };
         let password = if password_flag {
+            // 3.1.1 [MQTT-3.1.2-21]; 5.0 [MQTT-3.1.2-19]
+            present(r, DecodeErrorKind::MissingPassword)?;
             Some(r.binary()?)
         } else {
             None
@@ -255,7 +275,7 @@ impl Body for Connect {
     fn validate(&self, v: ProtocolVersion) -> Result<(), DecodeErrorKind> {
         check_str(&self.client_id)?;
         if let Some(w) = &self.will {
-            check_str(&w.topic)?;
+            check_str(&w.topic).map_err(crate::wire::in_topic)?;
             if w.topic.is_empty() {
                 return Err(DecodeErrorKind::EmptyTopicName);
             }

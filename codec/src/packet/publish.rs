@@ -50,7 +50,7 @@ impl Publish {
         // One pass for the topic rules, then UTF-8 validation.
         if let Some(i) = find_topic_forbidden(&raw) {
             let kind = if raw.get(i) == Some(&0) {
-                DecodeErrorKind::NullCharacter // [MQTT-4.7.3-2]
+                DecodeErrorKind::NullCharacterInTopic // [MQTT-4.7.3-2]
             } else {
                 DecodeErrorKind::TopicNameWildcard // [MQTT-3.3.2-2]
             };
@@ -246,7 +246,7 @@ impl Body for Publish {
         if let Some(i) = find_topic_forbidden(t) {
             let null = t.get(i..).is_some_and(|rest| rest.contains(&0));
             return Err(if null {
-                DecodeErrorKind::NullCharacter
+                DecodeErrorKind::NullCharacterInTopic
             } else {
                 DecodeErrorKind::TopicNameWildcard
             });

@@ -7,7 +7,7 @@ use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
 use crate::topic;
 use crate::types::{PacketType, ProtocolVersion, QoS};
-use crate::wire::{put_binary, Reader, Res};
+use crate::wire::{in_topic, put_binary, Reader, Res};
 use crate::ByteStr;
 
 /// Retain Handling (5.0 subscription option, bits 5-4). The value 3 is forbidden.
@@ -86,6 +86,9 @@ pub struct Subscribe {
 /// Checks a topic filter of SUBSCRIBE/UNSUBSCRIBE: wildcard placement, and in 5.0 the shared
 /// subscription syntax.
 pub(crate) fn check_filter(filter: &str, v5: bool) -> Result<bool, DecodeErrorKind> {
+    if filter.is_empty() {
+        return Err(DecodeErrorKind::EmptyTopicFilter); // [MQTT-4.7.3-1]
+    }
     if v5 {
         match topic::parse_shared_subscription(filter) {
             Some(Ok(_)) => return Ok(true),
@@ -94,7 +97,7 @@ pub(crate) fn check_filter(filter: &str, v5: bool) -> Result<bool, DecodeErrorKi
             None => {}
         }
     }
-    // 3.1.1 [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1]; 5.0 [MQTT-4.7.1-1] [MQTT-4.7.1-2]
+    // 3.1.1 [MQTT-4.7.1-2] [MQTT-4.7.1-3]; 5.0 [MQTT-4.7.1-1] [MQTT-4.7.1-2]
     if topic::valid_topic_filter(filter) {
         Ok(false)
     } else {
@@ -114,7 +117,7 @@ impl Subscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let at = r.pos();
-            let filter = r.string()?; // 3.1.1 [MQTT-3.8.3-1]; 5.0 [MQTT-3.8.3-1]
+            let filter = r.topic_string()?; // 3.1.1 [MQTT-3.8.3-1]; 5.0 [MQTT-3.8.3-1]
             let shared = check_filter(&filter, v5).map_err(|k| (k, at))?;
             let opt_at = r.pos();
             let b = r.u8()?;
@@ -205,7 +208,7 @@ impl Body for Subscribe {
             });
         }
         for s in &self.filters {
-            check_str(&s.filter)?;
+            check_str(&s.filter).map_err(in_topic)?;
             let shared = check_filter(&s.filter, v.is_v5())?;
             if shared && s.options.no_local {
                 return Err(DecodeErrorKind::NoLocalOnSharedSubscription);

@@ -189,7 +189,10 @@ fn publish_rules() {
     let e = err(&[0x30, 0x05, 0, 2, b'a', b'#', 0], V5, None);
     assert_eq!(e.kind, DecodeErrorKind::TopicNameWildcard);
     let e = err(&[0x30, 0x04, 0, 2, b'a', 0], V3, None);
-    assert_eq!((e.kind, e.offset), (DecodeErrorKind::NullCharacter, 5));
+    assert_eq!(
+        (e.kind, e.offset),
+        (DecodeErrorKind::NullCharacterInTopic, 5)
+    );
     assert_eq!(ids(&e), ["MQTT-1.5.3-2", "MQTT-4.7.3-2"]);
     let e = err(&[0x32, 0x05, 0, 1, b'a', 0, 0], V3, None);
     assert_eq!(
@@ -531,6 +534,122 @@ fn encoder_refuses_forbidden_values() {
     assert!(decode(&mut buf, V5, &Limits::default(), None).is_err());
 }
 
+/// The checked encoder names the same fault, with the same statements, as the decoder: the
+/// ids depend on the field that holds the string, not on the packet.
+#[test]
+fn encoder_faults_name_the_field() {
+    let sids = |e: EncodeError| -> Vec<&'static str> {
+        e.statements().iter().map(|s| s.as_str()).collect()
+    };
+    // U+0000 in a string that is not a topic: the string rule only.
+    let mut p = Publish::new("a", "x");
+    p.properties.content_type = Some("t\0".into());
+    let e = Packet::Publish(p.clone()).to_bytes(V5).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::NullCharacter);
+    assert_eq!(sids(e), ["MQTT-1.5.4-2"]);
+    // In the Response Topic (a topic name): the topic rule too [MQTT-4.7.3-2].
+    p.properties.content_type = None;
+    p.properties.response_topic = Some("r\0".into());
+    let e = Packet::Publish(p.clone()).to_bytes(V5).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::NullCharacterInTopic);
+    assert_eq!(sids(e), ["MQTT-1.5.4-2", "MQTT-4.7.3-2"]);
+    p.properties.response_topic = Some("".into());
+    let e = Packet::Publish(p.clone()).to_bytes(V5).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::EmptyResponseTopic);
+    assert_eq!(sids(e), ["MQTT-4.7.3-1"]);
+    p.properties.response_topic = Some("r/#".into());
+    let e = Packet::Publish(p).to_bytes(V5).unwrap_err();
+    assert_eq!(sids(e), ["MQTT-3.3.2-14"]);
+    // A long Response Topic is a length fault, not a wildcard.
+    let mut p = Publish::new("a", "x");
+    p.properties.response_topic = Some("r".repeat(70_000).into());
+    let e = Packet::Publish(p).to_bytes(V5).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::StringTooLong);
+    // The Will Topic: the topic rules, not the PUBLISH topic rule [MQTT-3.3.2-2].
+    for (v, wild) in [(V3, "MQTT-4.7.1-1"), (V5, "MQTT-4.7.0-1")] {
+        let mut c = Connect::new(v, "c");
+        c.will = Some(Will {
+            topic: "a/+".into(),
+            ..Default::default()
+        });
+        let e = Packet::Connect(Box::new(c.clone()))
+            .to_bytes(v)
+            .unwrap_err();
+        assert_eq!(sids(e), [wild], "{v}");
+        c.will = Some(Will {
+            topic: "a\0".into(),
+            ..Default::default()
+        });
+        let e = Packet::Connect(Box::new(c)).to_bytes(v).unwrap_err();
+        assert_eq!(e.kind, DecodeErrorKind::NullCharacterInTopic, "{v}");
+        // The client identifier is not a topic.
+        let c = Connect::new(v, "c\0");
+        let e = Packet::Connect(Box::new(c)).to_bytes(v).unwrap_err();
+        assert_eq!(e.kind, DecodeErrorKind::NullCharacter, "{v}");
+    }
+    // Topic filters: empty [MQTT-4.7.3-1], U+0000 [MQTT-4.7.3-2].
+    for v in [V3, V5] {
+        for (filter, kind) in [
+            ("", DecodeErrorKind::EmptyTopicFilter),
+            ("a\0", DecodeErrorKind::NullCharacterInTopic),
+        ] {
+            let s = Packet::Subscribe(Subscribe {
+                packet_id: 1,
+                filters: vec![Subscription::new(filter, QoS::AtMostOnce)],
+                properties: Props::none(),
+            });
+            assert_eq!(s.to_bytes(v).unwrap_err().kind, kind, "{v} {filter:?}");
+            let u = Packet::Unsubscribe(Unsubscribe {
+                packet_id: 1,
+                filters: vec![filter.into()],
+                properties: Props::none(),
+            });
+            let e = u.to_bytes(v).unwrap_err();
+            assert_eq!(e.kind, kind, "{v} {filter:?}");
+            assert!(sids(e).iter().any(|s| s.starts_with("MQTT-4.7.3-")));
+        }
+    }
+}
+
+#[test]
+fn connect_fields_missing_for_their_flags() {
+    // Each flag with the payload ending where its field should start; then the same field
+    // cut short, which stays a plain truncation.
+    for (v, user, pass) in [
+        (V3, "MQTT-3.1.2-19", "MQTT-3.1.2-21"),
+        (V5, "MQTT-3.1.2-17", "MQTT-3.1.2-19"),
+    ] {
+        let props: &[u8] = if v.is_v5() { &[0] } else { &[] };
+        let level = v.level();
+        let with = |flags: u8, tail: &[u8]| {
+            let mut rest = props.to_vec();
+            rest.extend_from_slice(&[0, 1, b'c']);
+            rest.extend_from_slice(tail);
+            connect_bytes(b"MQTT", level, flags, &rest)
+        };
+        let e = err(&with(0x82, &[]), v, None);
+        assert_eq!(e.kind, DecodeErrorKind::MissingUserName);
+        assert_eq!(
+            (ids(&e), e.reason_code()),
+            (vec![user], ReasonCode::MALFORMED_PACKET)
+        );
+        let e = err(&with(0xc2, &[0, 1, b'u']), v, None);
+        assert_eq!(e.kind, DecodeErrorKind::MissingPassword);
+        assert_eq!(ids(&e), [pass]);
+        let e = err(&with(0x06, &[]), v, None);
+        assert_eq!(
+            (e.kind, ids(&e)),
+            (DecodeErrorKind::MissingWill, vec!["MQTT-3.1.2-9"])
+        );
+        let e = err(&with(0x82, &[0, 4, b'u']), v, None);
+        assert!(
+            matches!(e.kind, DecodeErrorKind::Truncated { needed: 3 }),
+            "{e:?}"
+        );
+        assert!(ids(&e).is_empty());
+    }
+}
+
 #[test]
 fn round_trips() {
     let mut c = Connect::new(V5, "client-1");
@@ -797,7 +916,7 @@ fn checked_publish_encoder_matches_the_unchecked_writer() {
     let p = Packet::Publish(Publish::new("a/+/\0", "x"));
     assert_eq!(
         p.to_bytes(V5).unwrap_err().kind,
-        DecodeErrorKind::NullCharacter
+        DecodeErrorKind::NullCharacterInTopic
     );
     let p = Packet::Publish(Publish::new("a/#", "x"));
     assert_eq!(

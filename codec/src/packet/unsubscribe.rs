@@ -7,7 +7,7 @@ use super::{check_str, read_packet_id, Body, Ctx};
 use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
 use crate::types::{PacketType, ProtocolVersion};
-use crate::wire::{put_binary, Reader, Res};
+use crate::wire::{in_topic, put_binary, Reader, Res};
 use crate::ByteStr;
 
 /// UNSUBSCRIBE.
@@ -37,7 +37,7 @@ impl Unsubscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let at = r.pos();
-            let filter = r.string()?; // 3.1.1 [MQTT-3.10.3-1]; 5.0 [MQTT-3.10.3-1]
+            let filter = r.topic_string()?; // 3.1.1 [MQTT-3.10.3-1]; 5.0 [MQTT-3.10.3-1]
             check_filter(&filter, v5).map_err(|k| (k, at))?;
             filters.push(filter);
         }
@@ -89,7 +89,7 @@ impl Body for Unsubscribe {
             });
         }
         for f in &self.filters {
-            check_str(f)?;
+            check_str(f).map_err(in_topic)?;
             check_filter(f, v.is_v5())?;
         }
         if v.is_v5() {
