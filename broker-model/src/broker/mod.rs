@@ -123,6 +123,32 @@ impl Broker {
         self.close_conn(conn, CloseReason::PeerClosed, true, false);
     }
 
+    /// The server ends a connection of its own accord (shutdown, administrative action): a 5.0
+    /// client that completed CONNECT first gets DISCONNECT with `reason` (for example 0x8B
+    /// Server shutting down; [MQTT-3.14.2-1]: a code a server may send). Queues the packet only;
+    /// the caller closes the connection afterwards (through [`Broker::handle_closed`] once the
+    /// bytes are written), so the will and session rules apply as for any closed connection.
+    /// Returns whether a DISCONNECT was queued.
+    pub fn send_server_disconnect(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        reason: ReasonCode,
+    ) -> bool {
+        self.advance(now);
+        let v5_connected = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.is_v5() && c.is_connected());
+        if !v5_connected
+            || !reason.allowed_on(PacketType::Disconnect, ProtocolVersion::V5)
+            || !reason.allowed_from(PacketType::Disconnect, Side::Server)
+        {
+            return false;
+        }
+        self.send_packet(conn, &Packet::Disconnect(Disconnect::new(reason)))
+    }
+
     /// Time passed: keep alive, connect timeouts, will delays, session expiry, `$SYS`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);

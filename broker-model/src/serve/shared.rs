@@ -306,6 +306,17 @@ impl SharedBroker {
             .filter(|(_, h)| h.owner == owner)
             .map(|(c, _)| *c)
             .collect();
+        // 5.0 clients first learn why: DISCONNECT 0x8B (Server shutting down), written before
+        // the close like everything already queued.
+        let now = inner.tick();
+        for conn in &mine {
+            inner.broker.send_server_disconnect(
+                now,
+                *conn,
+                mqtt_codec::ReasonCode::SERVER_SHUTTING_DOWN,
+            );
+        }
+        inner.route();
         for conn in &mine {
             if let Some(handle) = inner.conns.remove(conn) {
                 tracing::info!(%conn, "closing connection: server shutdown");

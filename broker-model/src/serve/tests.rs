@@ -269,6 +269,38 @@ async fn shutdown_closes_every_connection() {
 }
 
 #[tokio::test]
+async fn shutdown_tells_v5_clients_why() {
+    // A 5.0 client gets DISCONNECT 0x8B (Server shutting down) before the close; a 3.1.1
+    // client, which has no server DISCONNECT, just sees the close.
+    let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
+    let mut v5 = r.connector.connect().await.unwrap();
+    let connect_v5 = [
+        0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 0, 0, 0, 1, b'v',
+    ];
+    v5.write_all(&connect_v5).await.unwrap();
+    let mut v3 = r.connector.connect().await.unwrap();
+    connected(&mut v3, "c3").await;
+    // Read the CONNACK (its properties depend on the configuration) up to its end.
+    let mut head = [0u8; 2];
+    tokio::time::timeout(DEADLINE, v5.read_exact(&mut head))
+        .await
+        .expect("CONNACK in time")
+        .unwrap();
+    assert_eq!(head[0], 0x20, "CONNACK first");
+    let mut rest = vec![0u8; usize::from(head[1])];
+    v5.read_exact(&mut rest).await.unwrap();
+    ping(&mut v3).await;
+    r.shutdown().await;
+    let mut tail = Vec::new();
+    tokio::time::timeout(DEADLINE, v5.read_to_end(&mut tail))
+        .await
+        .expect("close in time")
+        .unwrap();
+    assert_eq!(tail, [0xE0, 0x01, 0x8B], "DISCONNECT 0x8B then the close");
+    assert_eq!(read_to_close(&mut v3).await, 0);
+}
+
+#[tokio::test]
 async fn restart_drops_connections_and_serving_goes_on() {
     let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
     let mut a = r.connector.connect().await.unwrap();
