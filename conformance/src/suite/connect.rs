@@ -17,6 +17,7 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5};
 use tokio::time::Instant;
 
+use super::util::server_error_code;
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
@@ -283,7 +284,7 @@ fn connect_tests() -> Vec<TestCase> {
         .v5(&[v5!("MQTT-3.1.4-5")]),
         TestCase::new(
             "connect.session-takeover",
-            "A CONNECT with the client id of a connected client closes the older connection (5.0: after DISCONNECT 0x8E)",
+            "A CONNECT with the client id of a connected client closes the older connection (5.0: optionally after a DISCONNECT)",
             body!(session_takeover),
         )
         .v311(&[v311!("MQTT-3.1.4-2")])
@@ -466,26 +467,45 @@ async fn protocol_name_wrong(ctx: Ctx) -> Outcome {
     // the CONNECT as MQTT; 5.0: optionally CONNACK 0x84, then the close.
     if !ctx.v5() {
         // 3.1.1 allows silence, which means something only if the same CONNECT named MQTT is
-        // accepted [MQTT-3.1.4-4].
+        // accepted. A server may refuse a CONNECT for reasons of its own, so a refusal of this
+        // control CONNECT (a CONNACK with a non-zero code, or a close) leaves the test
+        // undecided; a valid CONNECT neither acknowledged nor refused fails [MQTT-3.1.4-4].
         let mut c = ctx.open("b").await?;
         c.send(Packet::Connect(Box::new(ctx.connect_packet("b"))))
             .await?;
         let expected = "CONNACK 0x00 for the same CONNECT named MQTT";
-        match c.recv(ctx.patience(), expected).await {
-            Ok(Packet::ConnAck(a)) if a.reason_code == ReasonCode::SUCCESS => {
+        match c.next(ctx.patience()).await? {
+            Some(Incoming::Packet(Packet::ConnAck(a))) if a.reason_code == ReasonCode::SUCCESS => {
                 c.disconnect().await?
             }
-            Ok(other) => {
+            Some(Incoming::Packet(Packet::ConnAck(a))) => {
+                return Err(Stop::Inconclusive(format!(
+                    "the control CONNECT named MQTT was refused: CONNACK {}",
+                    rc(a.reason_code)
+                )))
+            }
+            Some(Incoming::Closed) => {
+                return Err(Stop::Inconclusive(
+                    "the control CONNECT named MQTT was refused: the connection closed".into(),
+                ))
+            }
+            Some(other) => {
                 return Err(Stop::fail_at(
                     v311!("MQTT-3.1.4-4"),
                     expected,
-                    describe(&other),
+                    crate::client::describe_incoming(&other),
                 ))
             }
-            Err(Stop::Fail { observed, .. }) => {
-                return Err(Stop::fail_at(v311!("MQTT-3.1.4-4"), expected, observed))
+            None => {
+                return Err(Stop::fail_at(
+                    v311!("MQTT-3.1.4-4"),
+                    expected,
+                    format!(
+                        "neither CONNACK nor a close within {} ms",
+                        ctx.patience().as_millis()
+                    ),
+                ))
             }
-            Err(other) => return Err(other),
         }
     }
     expect_refused(
@@ -656,11 +676,12 @@ async fn session_takeover(ctx: Ctx) -> Outcome {
     let e = old.watch_close(ctx.patience()).await?;
     let expected = ctx.pick(
         "the older connection is closed",
-        "the older connection closed, after DISCONNECT 0x8E (Session taken over) if any",
+        "the older connection closed, after a DISCONNECT if any (0x8E Session taken over fits)",
     );
     if ctx.v5() {
-        // The close is the MUST of [MQTT-3.1.4-3]; the DISCONNECT 0x8E before it is checked
-        // at SHOULD level by `session.takeover.disconnect-0x8e`.
+        // The close is the MUST of [MQTT-3.1.4-3]; a DISCONNECT before it only has to carry a
+        // code a server may send ([MQTT-3.14.2-1]); 0x8E itself is checked at SHOULD level by
+        // `session.takeover.disconnect-0x8e`.
         match &e.disconnect {
             None if e.closed => {}
             None => return Err(Stop::fail(expected, e.summary())),
@@ -677,9 +698,6 @@ async fn session_takeover(ctx: Ctx) -> Outcome {
                         "a DISCONNECT reason code a server may send",
                         format!("DISCONNECT {}", rc(d.reason_code)),
                     ));
-                }
-                if d.reason_code != ReasonCode::SESSION_TAKEN_OVER {
-                    return Err(Stop::fail(expected, e.summary()));
                 }
                 if d.properties.session_expiry_interval.is_some() {
                     return Err(Stop::fail_at(
@@ -2247,7 +2265,7 @@ fn keep_alive_tests() -> Vec<TestCase> {
     vec![
         TestCase::new(
             "keepalive.server-closes-silent-client",
-            "The server closes a silent client after 1.5 times the keep alive (not before the keep alive)",
+            "The server closes a client silent for 1.5 times the keep alive",
             body!(keepalive_closes),
         )
         .v311(&[v311!("MQTT-3.1.2-24")])
@@ -2290,31 +2308,25 @@ fn keep_alive_in_force(ctx: &Ctx, ack: &ConnAck, requested: u16) -> Result<u16, 
 /// Slack for a real broker's timer granularity on top of 1.5 x keep alive.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_millis(1000);
 
-/// Waits for the keep alive close of a silent client; checks the window and the 5.0
-/// DISCONNECT code. Returns when the close came.
+/// Waits for the keep alive close of a silent client: it must come within 1.5 times the keep
+/// alive (plus a margin for timer granularity). The rule sets no lower bound, so an early close
+/// passes; a 5.0 DISCONNECT before the close may carry any error code a server may send (0x8D
+/// Keep Alive timeout is the fitting one, but no MUST names it).
 async fn expect_keep_alive_close(c: &mut Client, k: u16, start: Instant) -> Outcome {
     let k_ms = u64::from(k) * 1000;
     let upper = Duration::from_millis(k_ms * 3 / 2) + KEEP_ALIVE_MARGIN;
     let expected = format!(
-        "the close between {} ms and {} ms of silence (keep alive {k} s)",
-        k_ms,
+        "the close within {} ms of silence (keep alive {k} s)",
         upper.as_millis()
     );
     let e = c.watch_close(upper.saturating_sub(start.elapsed())).await?;
     if !e.closed {
         return Err(Stop::fail(expected, e.summary()));
     }
-    let at = e.closed_at.unwrap_or_else(Instant::now) - start;
-    if at + Duration::from_millis(250) < Duration::from_millis(k_ms) {
-        return Err(Stop::fail(
-            expected,
-            format!("closed after {} ms", at.as_millis()),
-        ));
-    }
     if let Some(d) = &e.disconnect {
-        if d.reason_code != ReasonCode::KEEP_ALIVE_TIMEOUT {
+        if !server_error_code(d.reason_code) {
             return Err(Stop::fail(
-                format!("{expected}, optionally after DISCONNECT 0x8D"),
+                format!("{expected}, optionally after a DISCONNECT with an error code (0x8D fits)"),
                 e.summary(),
             ));
         }
