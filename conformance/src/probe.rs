@@ -89,11 +89,14 @@ pub async fn probe(target: Arc<dyn Target>, profile: &Profile) -> Result<ProbeRe
     let mut caps = Capabilities::default();
     let mut notes = Vec::new();
 
-    let r5 = try_connect(&v5, "p5", |c| {
-        c.properties.request_response_information = Some(true);
-    })
-    .await?;
-    let r311 = try_connect(&v311, "p4", |_| {}).await?;
+    // Both versions at once: a target that does not answer costs one timeout, not two.
+    let (r5, r311) = tokio::join!(
+        try_connect(&v5, "p5", |c| {
+            c.properties.request_response_information = Some(true);
+        }),
+        try_connect(&v311, "p4", |_| {})
+    );
+    let (r5, r311) = (r5?, r311?);
     caps.v5 = r5.is_ok();
     caps.v311 = r311.is_ok();
     if let (Err(a), Err(b)) = (&r311, &r5) {
