@@ -393,50 +393,27 @@ fn map_publish(p: Packet, f: impl FnOnce(&mut mqtt_codec::Publish)) -> Packet {
     }
 }
 
-fn set_reason(p: Packet, rc: ReasonCode) -> Packet {
+/// The packet identifier and the reason code(s) of a packet, where it has them.
+fn id_and_codes(p: &mut Packet) -> (Option<&mut u16>, Vec<&mut ReasonCode>) {
     match p {
-        Packet::ConnAck(mut a) => {
-            a.reason_code = rc;
-            Packet::ConnAck(a)
-        }
-        Packet::PubAck(mut a) => {
-            a.reason_code = rc;
-            Packet::PubAck(a)
-        }
-        Packet::PubRec(mut a) => {
-            a.reason_code = rc;
-            Packet::PubRec(a)
-        }
-        Packet::PubRel(mut a) => {
-            a.reason_code = rc;
-            Packet::PubRel(a)
-        }
-        Packet::PubComp(mut a) => {
-            a.reason_code = rc;
-            Packet::PubComp(a)
-        }
-        Packet::SubAck(mut a) => {
-            for c in a.reason_codes.iter_mut() {
-                *c = rc;
-            }
-            Packet::SubAck(a)
-        }
-        Packet::UnsubAck(mut a) => {
-            for c in a.reason_codes.iter_mut() {
-                *c = rc;
-            }
-            Packet::UnsubAck(a)
-        }
-        Packet::Disconnect(mut d) => {
-            d.reason_code = rc;
-            Packet::Disconnect(d)
-        }
-        Packet::Auth(mut a) => {
-            a.reason_code = rc;
-            Packet::Auth(a)
-        }
-        other => other,
+        Packet::ConnAck(a) => (None, vec![&mut a.reason_code]),
+        Packet::PubAck(a) => (Some(&mut a.packet_id), vec![&mut a.reason_code]),
+        Packet::PubRec(a) => (Some(&mut a.packet_id), vec![&mut a.reason_code]),
+        Packet::PubRel(a) => (Some(&mut a.packet_id), vec![&mut a.reason_code]),
+        Packet::PubComp(a) => (Some(&mut a.packet_id), vec![&mut a.reason_code]),
+        Packet::SubAck(a) => (Some(&mut a.packet_id), a.reason_codes.iter_mut().collect()),
+        Packet::UnsubAck(a) => (Some(&mut a.packet_id), a.reason_codes.iter_mut().collect()),
+        Packet::Disconnect(d) => (None, vec![&mut d.reason_code]),
+        Packet::Auth(a) => (None, vec![&mut a.reason_code]),
+        _ => (None, Vec::new()),
     }
+}
+
+fn set_reason(mut p: Packet, rc: ReasonCode) -> Packet {
+    for c in id_and_codes(&mut p).1 {
+        *c = rc;
+    }
+    p
 }
 
 fn props_of(p: &mut Packet) -> Option<&mut mqtt_codec::Props> {
@@ -497,35 +474,11 @@ fn mangle_user(mut p: Packet) -> Packet {
     p
 }
 
-fn shift_id(p: Packet) -> Packet {
-    let bump = |id: u16| id.wrapping_add(1).max(1);
-    match p {
-        Packet::PubAck(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::PubAck(a)
-        }
-        Packet::PubRec(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::PubRec(a)
-        }
-        Packet::PubRel(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::PubRel(a)
-        }
-        Packet::PubComp(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::PubComp(a)
-        }
-        Packet::SubAck(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::SubAck(a)
-        }
-        Packet::UnsubAck(mut a) => {
-            a.packet_id = bump(a.packet_id);
-            Packet::UnsubAck(a)
-        }
-        other => other,
+fn shift_id(mut p: Packet) -> Packet {
+    if let (Some(id), _) = id_and_codes(&mut p) {
+        *id = id.wrapping_add(1).max(1);
     }
+    p
 }
 
 /// Proxies one connection: suite <-> broker, mutating what the broker sends.

@@ -83,11 +83,7 @@ pub fn run_blocking(
 ) -> Result<(Results, ProbeReport), RunError> {
     match spec {
         TargetSpec::Tcp { addr } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(RunError::Runtime)?;
-            let target: Arc<dyn Target> = Arc::new(TcpTarget::new(addr.clone()));
+            let (rt, target) = tcp(addr)?;
             rt.block_on(run_against(target, opts, progress))
         }
         TargetSpec::Embedded => run_embedded(opts, progress),
@@ -175,6 +171,15 @@ pub fn merge_into(acc: &mut Results, other: Results) {
     }
 }
 
+/// A multi-threaded runtime (real time) and a TCP target at `addr`.
+fn tcp(addr: &str) -> Result<(tokio::runtime::Runtime, Arc<dyn Target>), RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    Ok((rt, Arc::new(TcpTarget::new(addr))))
+}
+
 /// A single-threaded runtime with paused (virtual) time, for the embedded broker.
 pub fn embedded_runtime() -> Result<tokio::runtime::Runtime, RunError> {
     tokio::runtime::Builder::new_current_thread()
@@ -191,11 +196,7 @@ pub fn probe_blocking(
 ) -> Result<ProbeReport, RunError> {
     match spec {
         TargetSpec::Tcp { addr } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(RunError::Runtime)?;
-            let target: Arc<dyn Target> = Arc::new(TcpTarget::new(addr.clone()));
+            let (rt, target) = tcp(addr)?;
             Ok(rt.block_on(probe(target, profile))?)
         }
         TargetSpec::Embedded => {
