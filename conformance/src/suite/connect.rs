@@ -398,7 +398,16 @@ async fn expect_refused(ctx: &Ctx, what: &str, bytes: &[u8], r: Refusal) -> Outc
             ));
         }
         let ok = match parse_connack(&got) {
-            Some((a, v)) if v.is_v5() => r.v5_codes.contains(&a.reason_code.0),
+            // 5.0: a server refusing a CONNECT it must close on MAY first send a CONNACK with
+            // any error code (3.1.4, 4.13): the listed codes are what the standard names, but
+            // the MUST is the close.
+            Some((a, v)) if v.is_v5() => {
+                r.v5_codes.contains(&a.reason_code.0)
+                    || (r.close_required
+                        && a.reason_code.0 >= 0x80
+                        && a.reason_code
+                            .allowed_on(PacketType::ConnAck, ProtocolVersion::V5))
+            }
             Some((a, _)) => r.v3_codes.contains(&a.reason_code.0),
             None => false,
         };

@@ -1702,7 +1702,15 @@ async fn expect_connect_rejection(
                         "CONNACK 0x00: the CONNECT was accepted",
                     ));
                 }
-                if !codes.contains(&rc) {
+                // 5.0: any CONNACK error code before the close is allowed (3.1.4, 4.13); the
+                // listed codes only name what the standard suggests.
+                let v5_error = ctx.v5()
+                    && rc >= 0x80
+                    && a.reason_code.allowed_on(
+                        mqtt_codec::PacketType::ConnAck,
+                        mqtt_codec::ProtocolVersion::V5,
+                    );
+                if !codes.contains(&rc) && !v5_error {
                     return Err(rc_fail(ctx, expected, format!("CONNACK 0x{rc:02X}")));
                 }
                 connack = Some(rc);
