@@ -229,8 +229,10 @@ pub fn tests() -> Vec<TestCase> {
             "A PUBLISH whose topic name contains '+' or '#' makes the server close the connection",
             body!(wildcard_topic_closes),
         )
-        .v311(&[v311!("MQTT-3.3.2-2")])
-        .v5(&[v5!("MQTT-3.3.2-2")]),
+        // The topic rule binds the sender; the server's duty to close is the error handling
+        // rule of each version, named first so that a failure blames it.
+        .v311(&[v311!("MQTT-4.8.0-1"), v311!("MQTT-3.3.2-2")])
+        .v5(&[v5!("MQTT-4.13.1-1"), v5!("MQTT-3.3.2-2")]),
         // ---- 5.0 properties passed on -------------------------------------------------
         TestCase::new(
             "publish.properties.payload-format-indicator",
