@@ -17,7 +17,7 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5};
 use tokio::time::Instant;
 
-use super::util::server_error_code;
+use super::util::{connect_persistent, server_error_code};
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
@@ -198,6 +198,16 @@ fn connect_bytes(ctx: &Ctx, c: Connect) -> Vec<u8> {
 // 3.1 CONNECT: first packet, protocol name and level, flags
 // ---------------------------------------------------------------------------------------------
 
+/// A test of a malformed CONNECT: [MQTT-3.1.4-1] and the flag rule of each version (`$v3`,
+/// `$v5`), and in 5.0 [MQTT-3.14.0-1] (no DISCONNECT before a CONNACK).
+macro_rules! malformed_connect_case {
+    ($id:literal, $title:literal, $body:path, $v3:literal, $v5:literal) => {
+        TestCase::new($id, $title, body!($body))
+            .v311(&[v311!("MQTT-3.1.4-1"), v311!($v3)])
+            .v5(&[v5!("MQTT-3.1.4-1"), v5!($v5), v5!("MQTT-3.14.0-1")])
+    };
+}
+
 fn connect_tests() -> Vec<TestCase> {
     vec![
         TestCase::new(
@@ -235,41 +245,41 @@ fn connect_tests() -> Vec<TestCase> {
         )
         .v311(&[v311!("MQTT-3.1.2-3"), v311!("MQTT-3.1.4-1")])
         .v5(&[v5!("MQTT-3.1.2-3"), v5!("MQTT-3.1.4-1"), v5!("MQTT-3.14.0-1")]),
-        TestCase::new(
+        malformed_connect_case!(
             "connect.will-qos-without-will-flag",
             "A CONNECT with Will QoS 1 but no Will Flag is malformed and the connection is closed",
-            body!(will_qos_without_flag),
-        )
-        .v311(&[v311!("MQTT-3.1.4-1"), v311!("MQTT-3.1.2-13")])
-        .v5(&[v5!("MQTT-3.1.4-1"), v5!("MQTT-3.1.2-11"), v5!("MQTT-3.14.0-1")]),
-        TestCase::new(
+            will_qos_without_flag,
+            "MQTT-3.1.2-13",
+            "MQTT-3.1.2-11"
+        ),
+        malformed_connect_case!(
             "connect.will-retain-without-will-flag",
             "A CONNECT with Will Retain but no Will Flag is malformed and the connection is closed",
-            body!(will_retain_without_flag),
-        )
-        .v311(&[v311!("MQTT-3.1.4-1"), v311!("MQTT-3.1.2-15")])
-        .v5(&[v5!("MQTT-3.1.4-1"), v5!("MQTT-3.1.2-13"), v5!("MQTT-3.14.0-1")]),
-        TestCase::new(
+            will_retain_without_flag,
+            "MQTT-3.1.2-15",
+            "MQTT-3.1.2-13"
+        ),
+        malformed_connect_case!(
             "connect.will-qos-3",
             "A CONNECT with Will QoS 3 is malformed and the connection is closed",
-            body!(will_qos_3),
-        )
-        .v311(&[v311!("MQTT-3.1.4-1"), v311!("MQTT-3.1.2-14")])
-        .v5(&[v5!("MQTT-3.1.4-1"), v5!("MQTT-3.1.2-12"), v5!("MQTT-3.14.0-1")]),
-        TestCase::new(
+            will_qos_3,
+            "MQTT-3.1.2-14",
+            "MQTT-3.1.2-12"
+        ),
+        malformed_connect_case!(
             "connect.will-flag-without-will-fields",
             "A CONNECT with the Will Flag but no will topic or payload is malformed and the connection is closed",
-            body!(will_flag_without_fields),
-        )
-        .v311(&[v311!("MQTT-3.1.4-1"), v311!("MQTT-3.1.2-9")])
-        .v5(&[v5!("MQTT-3.1.4-1"), v5!("MQTT-3.1.2-9"), v5!("MQTT-3.14.0-1")]),
-        TestCase::new(
+            will_flag_without_fields,
+            "MQTT-3.1.2-9",
+            "MQTT-3.1.2-9"
+        ),
+        malformed_connect_case!(
             "connect.username-flag-without-username",
             "A CONNECT with the User Name Flag but no user name is malformed and the connection is closed",
-            body!(username_flag_without_username),
-        )
-        .v311(&[v311!("MQTT-3.1.4-1"), v311!("MQTT-3.1.2-19")])
-        .v5(&[v5!("MQTT-3.1.4-1"), v5!("MQTT-3.1.2-17"), v5!("MQTT-3.14.0-1")]),
+            username_flag_without_username,
+            "MQTT-3.1.2-19",
+            "MQTT-3.1.2-17"
+        ),
         TestCase::new(
             "connect.password-without-username",
             "3.1.1: a CONNECT with the Password Flag but no User Name Flag is malformed and the connection is closed",
@@ -591,43 +601,67 @@ async fn protocol_level_unsupported(ctx: Ctx) -> Outcome {
     }
 }
 
+/// Sends CONNECT `c` with `bits` also set in its flags byte and expects the server to treat
+/// it as malformed.
+async fn malformed_flags(ctx: &Ctx, c: Connect, bits: u8, what: &str) -> Outcome {
+    let bytes = connect_with_flags(ctx, c, |f| f | bits)?;
+    expect_malformed_connect(ctx, what, &bytes).await
+}
+
 async fn reserved_flag(ctx: Ctx) -> Outcome {
-    let bytes = connect_with_flags(&ctx, ctx.connect_packet("a"), |f| f | 0x01)?;
-    expect_malformed_connect(&ctx, "CONNECT with reserved flag = 1", &bytes).await
+    let c = ctx.connect_packet("a");
+    malformed_flags(&ctx, c, 0x01, "CONNECT with reserved flag = 1").await
 }
 
 async fn will_qos_without_flag(ctx: Ctx) -> Outcome {
-    let bytes = connect_with_flags(&ctx, ctx.connect_packet("a"), |f| f | 0b0000_1000)?;
-    expect_malformed_connect(&ctx, "CONNECT with Will QoS 1 and Will Flag 0", &bytes).await
+    let c = ctx.connect_packet("a");
+    malformed_flags(
+        &ctx,
+        c,
+        0b0000_1000,
+        "CONNECT with Will QoS 1 and Will Flag 0",
+    )
+    .await
 }
 
 async fn will_retain_without_flag(ctx: Ctx) -> Outcome {
-    let bytes = connect_with_flags(&ctx, ctx.connect_packet("a"), |f| f | 0b0010_0000)?;
-    expect_malformed_connect(&ctx, "CONNECT with Will Retain 1 and Will Flag 0", &bytes).await
+    let c = ctx.connect_packet("a");
+    malformed_flags(
+        &ctx,
+        c,
+        0b0010_0000,
+        "CONNECT with Will Retain 1 and Will Flag 0",
+    )
+    .await
 }
 
 async fn will_qos_3(ctx: Ctx) -> Outcome {
     let mut c = ctx.connect_packet("a");
     c.will = Some(will(&ctx.topic("will"), b"w", QoS::AtLeastOnce, false));
-    let bytes = connect_with_flags(&ctx, c, |f| f | 0b0001_1000)?;
-    expect_malformed_connect(&ctx, "CONNECT with Will QoS 3", &bytes).await
+    malformed_flags(&ctx, c, 0b0001_1000, "CONNECT with Will QoS 3").await
 }
 
 async fn will_flag_without_fields(ctx: Ctx) -> Outcome {
     // The Will Flag is set but the payload ends after the client id (5.0: no will properties).
-    let bytes = connect_with_flags(&ctx, ctx.connect_packet("a"), |f| f | 0b0000_0100)?;
-    expect_malformed_connect(&ctx, "CONNECT with Will Flag 1 and no will fields", &bytes).await
+    let c = ctx.connect_packet("a");
+    malformed_flags(
+        &ctx,
+        c,
+        0b0000_0100,
+        "CONNECT with Will Flag 1 and no will fields",
+    )
+    .await
 }
 
 async fn username_flag_without_username(ctx: Ctx) -> Outcome {
     let mut c = ctx.connect_packet("a");
     c.username = None;
     c.password = None;
-    let bytes = connect_with_flags(&ctx, c, |f| f | 0x80)?;
-    expect_malformed_connect(
+    malformed_flags(
         &ctx,
+        c,
+        0x80,
         "CONNECT with User Name Flag 1 and no user name",
-        &bytes,
     )
     .await
 }
@@ -1281,14 +1315,7 @@ async fn connack_only_one(ctx: Ctx) -> Outcome {
 /// Connects `label` with a session that survives the connection (5.0: expiry 60 s), creates a
 /// subscription in it, and disconnects.
 async fn make_session(ctx: &Ctx, label: &str) -> Outcome {
-    let (mut c, _) = ctx
-        .connect_with(label, |c| {
-            c.clean_start = false;
-            if c.protocol.is_v5() {
-                c.properties.session_expiry_interval = Some(60);
-            }
-        })
-        .await?;
+    let (mut c, _) = connect_persistent(ctx, label, false).await?;
     subscribe(ctx, &mut c, &ctx.topic("session"), QoS::AtLeastOnce).await?;
     c.disconnect().await
 }
@@ -1314,14 +1341,7 @@ async fn session_present_clean(ctx: Ctx) -> Outcome {
 
 async fn session_present_resumed(ctx: Ctx) -> Outcome {
     make_session(&ctx, "a").await?;
-    let (c, ack) = ctx
-        .connect_with("a", |c| {
-            c.clean_start = false;
-            if c.protocol.is_v5() {
-                c.properties.session_expiry_interval = Some(60);
-            }
-        })
-        .await?;
+    let (c, ack) = connect_persistent(&ctx, "a", false).await?;
     c.disconnect().await?;
     drop_session(&ctx, "a").await?;
     if !ack.session_present {
@@ -1334,14 +1354,7 @@ async fn session_present_resumed(ctx: Ctx) -> Outcome {
 }
 
 async fn session_present_none(ctx: Ctx) -> Outcome {
-    let (c, ack) = ctx
-        .connect_with("fresh", |c| {
-            c.clean_start = false;
-            if c.protocol.is_v5() {
-                c.properties.session_expiry_interval = Some(60);
-            }
-        })
-        .await?;
+    let (c, ack) = connect_persistent(&ctx, "fresh", false).await?;
     c.disconnect().await?;
     drop_session(&ctx, "fresh").await?;
     if ack.session_present {
@@ -1478,19 +1491,24 @@ async fn expect_connack_refusal(
     Ok(())
 }
 
+/// Connects with will `w` and expects a refusal with one of `codes_ok` and the close.
+async fn will_refused(ctx: &Ctx, w: Will, codes_ok: &[u8], expected: &str) -> Outcome {
+    let mut c = ctx.open("a").await?;
+    let mut p = ctx.connect_packet("a");
+    p.will = Some(w);
+    c.send(Packet::Connect(Box::new(p))).await?;
+    expect_connack_refusal(ctx, &mut c, codes_ok, expected).await
+}
+
 async fn will_qos_above_maximum(ctx: Ctx) -> Outcome {
     let max = ctx.caps().maximum_qos;
     let Some(q) = QoS::from_u8(max + 1) else {
         return Err(Stop::Skip("the broker supports QoS 2".into()));
     };
-    let mut c = ctx.open("a").await?;
-    let mut p = ctx.connect_packet("a");
-    p.will = Some(will(&ctx.topic("will"), b"w", q, false));
-    c.send(Packet::Connect(Box::new(p))).await?;
     // 0x9B is preferred; any refusal code followed by the close meets the MUST.
-    expect_connack_refusal(
+    will_refused(
         &ctx,
-        &mut c,
+        will(&ctx.topic("will"), b"w", q, false),
         &[0x80, 0x82, 0x83, 0x9B],
         &format!(
             "CONNACK 0x9B (or another refusal) for Will QoS {} above Maximum QoS {max}, then the close",
@@ -1504,13 +1522,9 @@ async fn will_retain_unsupported(ctx: Ctx) -> Outcome {
     if ctx.caps().retain {
         return Err(Stop::Skip("the broker supports retained messages".into()));
     }
-    let mut c = ctx.open("a").await?;
-    let mut p = ctx.connect_packet("a");
-    p.will = Some(will(&ctx.topic("will"), b"w", QoS::AtMostOnce, true));
-    c.send(Packet::Connect(Box::new(p))).await?;
-    expect_connack_refusal(
+    will_refused(
         &ctx,
-        &mut c,
+        will(&ctx.topic("will"), b"w", QoS::AtMostOnce, true),
         &[0x80, 0x82, 0x83, 0x9A],
         "CONNACK 0x9A (or another refusal) for Will Retain without retain support, then the close",
     )
@@ -1958,6 +1972,30 @@ async fn will_setup(
     Ok((watcher, c))
 }
 
+/// [`will_setup`] for a will on `topic` with `payload`, `qos` and `retain`, watched at `qos`.
+async fn plain_will(
+    ctx: &Ctx,
+    topic: &str,
+    payload: &'static [u8],
+    qos: QoS,
+    retain: bool,
+) -> Result<(Client, Client), Stop> {
+    will_setup(ctx, topic, qos, will(topic, payload, qos, retain), |_| {}).await
+}
+
+/// Waits for the will on `topic` (see [`expect_publish`]) and checks its payload.
+async fn expect_will(
+    c: &mut Client,
+    within: Duration,
+    topic: &str,
+    payload: &[u8],
+    expected: &str,
+) -> Result<Publish, Stop> {
+    let m = expect_publish(c, within, topic, expected).await?;
+    check_will(&m, payload, expected)?;
+    Ok(m)
+}
+
 fn check_will(m: &Publish, payload: &[u8], expected: &str) -> Outcome {
     if &m.payload[..] != payload {
         return Err(Stop::fail(
@@ -1973,18 +2011,10 @@ fn check_will(m: &Publish, payload: &[u8], expected: &str) -> Outcome {
 
 async fn will_on_abnormal_close(ctx: Ctx) -> Outcome {
     let topic = ctx.topic("will");
-    let (mut watcher, c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtMostOnce,
-        will(&topic, b"gone", QoS::AtMostOnce, false),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, c) = plain_will(&ctx, &topic, b"gone", QoS::AtMostOnce, false).await?;
     c.drop_connection().await;
     let expected = "the will (payload \"gone\") after the connection was lost";
-    let m = expect_publish(&mut watcher, ctx.patience(), &topic, expected).await?;
-    check_will(&m, b"gone", expected)?;
+    expect_will(&mut watcher, ctx.patience(), &topic, b"gone", expected).await?;
     let stmt = ctx.pick(v311!("MQTT-3.1.2-10"), v5!("MQTT-3.1.2-10"));
     expect_no_publish(&mut watcher, ctx.quiet(), &topic, "the will only once")
         .await
@@ -1999,14 +2029,7 @@ async fn will_on_abnormal_close(ctx: Ctx) -> Outcome {
 
 async fn will_after_protocol_error(ctx: Ctx) -> Outcome {
     let topic = ctx.topic("will");
-    let (mut watcher, mut c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtMostOnce,
-        will(&topic, b"error", QoS::AtMostOnce, false),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, mut c) = plain_will(&ctx, &topic, b"error", QoS::AtMostOnce, false).await?;
     // Packet type 0 is reserved: a malformed packet the server closes on.
     c.send_raw("packet of reserved type 0", &[0x00, 0x00])
         .await?;
@@ -2018,8 +2041,7 @@ async fn will_after_protocol_error(ctx: Ctx) -> Outcome {
         )));
     }
     let expected = "the will after the server closed the connection for a malformed packet";
-    let m = expect_publish(&mut watcher, ctx.patience(), &topic, expected).await?;
-    check_will(&m, b"error", expected)?;
+    expect_will(&mut watcher, ctx.patience(), &topic, b"error", expected).await?;
     watcher.disconnect().await
 }
 
@@ -2049,18 +2071,10 @@ async fn will_none_without_flag(ctx: Ctx) -> Outcome {
 
 async fn will_qos1(ctx: Ctx) -> Outcome {
     let topic = ctx.topic("will");
-    let (mut watcher, c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtLeastOnce,
-        will(&topic, b"q1", QoS::AtLeastOnce, false),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, c) = plain_will(&ctx, &topic, b"q1", QoS::AtLeastOnce, false).await?;
     c.drop_connection().await;
     let expected = "the QoS 1 will delivered at QoS 1";
-    let m = expect_publish(&mut watcher, ctx.patience(), &topic, expected).await?;
-    check_will(&m, b"q1", expected)?;
+    let m = expect_will(&mut watcher, ctx.patience(), &topic, b"q1", expected).await?;
     if m.qos != QoS::AtLeastOnce {
         return Err(Stop::fail(expected, describe(&Packet::Publish(m.clone()))));
     }
@@ -2070,14 +2084,7 @@ async fn will_qos1(ctx: Ctx) -> Outcome {
 async fn will_retain_0(ctx: Ctx) -> Outcome {
     let topic = ctx.topic("will");
     ctx.note_retained(&topic);
-    let (mut watcher, c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtMostOnce,
-        will(&topic, b"r0", QoS::AtMostOnce, false),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, c) = plain_will(&ctx, &topic, b"r0", QoS::AtMostOnce, false).await?;
     c.drop_connection().await;
     expect_publish(&mut watcher, ctx.patience(), &topic, "the will").await?;
     watcher.disconnect().await?;
@@ -2097,22 +2104,14 @@ async fn will_retain_0(ctx: Ctx) -> Outcome {
 async fn will_retain_1(ctx: Ctx) -> Outcome {
     let topic = ctx.topic("will");
     ctx.note_retained(&topic);
-    let (mut watcher, c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtMostOnce,
-        will(&topic, b"r1", QoS::AtMostOnce, true),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, c) = plain_will(&ctx, &topic, b"r1", QoS::AtMostOnce, true).await?;
     c.drop_connection().await;
     expect_publish(&mut watcher, ctx.patience(), &topic, "the will").await?;
     watcher.disconnect().await?;
     let mut late = ctx.connect("l").await?;
     subscribe(&ctx, &mut late, &topic, QoS::AtMostOnce).await?;
     let expected = "the will as a retained message (RETAIN 1) for a later subscriber";
-    let m = expect_publish(&mut late, ctx.patience(), &topic, expected).await?;
-    check_will(&m, b"r1", expected)?;
+    let m = expect_will(&mut late, ctx.patience(), &topic, b"r1", expected).await?;
     if !m.retain {
         return Err(Stop::fail(expected, describe(&Packet::Publish(m.clone()))));
     }
@@ -2121,19 +2120,11 @@ async fn will_retain_1(ctx: Ctx) -> Outcome {
 
 async fn will_on_disconnect_code(ctx: Ctx, code: ReasonCode) -> Outcome {
     let topic = ctx.topic("will");
-    let (mut watcher, mut c) = will_setup(
-        &ctx,
-        &topic,
-        QoS::AtMostOnce,
-        will(&topic, b"bye", QoS::AtMostOnce, false),
-        |_| {},
-    )
-    .await?;
+    let (mut watcher, mut c) = plain_will(&ctx, &topic, b"bye", QoS::AtMostOnce, false).await?;
     c.send(Packet::Disconnect(Disconnect::new(code))).await?;
     c.drop_connection().await;
     let expected = format!("the will after DISCONNECT {}", rc(code));
-    let m = expect_publish(&mut watcher, ctx.patience(), &topic, &expected).await?;
-    check_will(&m, b"bye", &expected)?;
+    expect_will(&mut watcher, ctx.patience(), &topic, b"bye", &expected).await?;
     watcher.disconnect().await
 }
 
@@ -2156,15 +2147,15 @@ async fn will_delay(ctx: Ctx) -> Outcome {
     let t0 = Instant::now();
     c.drop_connection().await;
     let expected = "the will 2 s (its Will Delay Interval) after the connection was lost";
-    let m = expect_publish(
+    expect_will(
         &mut watcher,
         Duration::from_secs(2) + ctx.patience(),
         &topic,
+        b"late",
         expected,
     )
     .await?;
     let after = t0.elapsed();
-    check_will(&m, b"late", expected)?;
     if after < Duration::from_millis(1900) {
         return Err(Stop::fail(
             expected,
@@ -2186,15 +2177,15 @@ async fn will_delay_session_end(ctx: Ctx) -> Outcome {
     let t0 = Instant::now();
     c.drop_connection().await;
     let expected = "the will when the session expires (1 s), before its Will Delay Interval (60 s)";
-    let m = expect_publish(
+    expect_will(
         &mut watcher,
         Duration::from_secs(1) + ctx.patience(),
         &topic,
+        b"expired",
         expected,
     )
     .await?;
     let after = t0.elapsed();
-    check_will(&m, b"expired", expected)?;
     if after < Duration::from_millis(900) {
         return Err(Stop::fail(
             expected,
