@@ -2136,65 +2136,59 @@ async fn will_on_disconnect_error(ctx: Ctx) -> Outcome {
     will_on_disconnect_code(ctx, ReasonCode::UNSPECIFIED_ERROR).await
 }
 
-async fn will_delay(ctx: Ctx) -> Outcome {
+/// Sets up a will on `topic` with `payload` and Will Delay Interval `delay` (s) for a client
+/// whose session expires after `expiry` s, loses that client, and expects the will no sooner
+/// than `due` (`early` is added to the observation of a will that came too soon).
+#[allow(clippy::too_many_arguments)]
+async fn delayed_will(
+    ctx: &Ctx,
+    payload: &'static [u8],
+    delay: u32,
+    expiry: u32,
+    due: Duration,
+    expected: &str,
+    early: &str,
+) -> Result<Client, Stop> {
     let topic = ctx.topic("will");
-    let mut w = will(&topic, b"late", QoS::AtMostOnce, false);
-    w.properties.will_delay_interval = Some(2);
-    let (mut watcher, c) = will_setup(&ctx, &topic, QoS::AtMostOnce, w, |c| {
-        c.properties.session_expiry_interval = Some(10);
+    let mut w = will(&topic, payload, QoS::AtMostOnce, false);
+    w.properties.will_delay_interval = Some(delay);
+    let (mut watcher, c) = will_setup(ctx, &topic, QoS::AtMostOnce, w, |c| {
+        c.properties.session_expiry_interval = Some(expiry);
     })
     .await?;
     let t0 = Instant::now();
     c.drop_connection().await;
-    let expected = "the will 2 s (its Will Delay Interval) after the connection was lost";
     expect_will(
         &mut watcher,
-        Duration::from_secs(2) + ctx.patience(),
+        Duration::from_secs(u64::from(delay.min(expiry))) + ctx.patience(),
         &topic,
-        b"late",
+        payload,
         expected,
     )
     .await?;
     let after = t0.elapsed();
-    if after < Duration::from_millis(1900) {
+    if after < due {
         return Err(Stop::fail(
             expected,
-            format!("the will arrived after {} ms", after.as_millis()),
+            format!("the will arrived after {} ms{early}", after.as_millis()),
         ));
     }
+    Ok(watcher)
+}
+
+async fn will_delay(ctx: Ctx) -> Outcome {
+    let expected = "the will 2 s (its Will Delay Interval) after the connection was lost";
+    let ms = Duration::from_millis(1900);
+    let watcher = delayed_will(&ctx, b"late", 2, 10, ms, expected, "").await?;
     watcher.disconnect().await?;
     drop_session(&ctx, "a").await
 }
 
 async fn will_delay_session_end(ctx: Ctx) -> Outcome {
-    let topic = ctx.topic("will");
-    let mut w = will(&topic, b"expired", QoS::AtMostOnce, false);
-    w.properties.will_delay_interval = Some(60);
-    let (mut watcher, c) = will_setup(&ctx, &topic, QoS::AtMostOnce, w, |c| {
-        c.properties.session_expiry_interval = Some(1);
-    })
-    .await?;
-    let t0 = Instant::now();
-    c.drop_connection().await;
     let expected = "the will when the session expires (1 s), before its Will Delay Interval (60 s)";
-    expect_will(
-        &mut watcher,
-        Duration::from_secs(1) + ctx.patience(),
-        &topic,
-        b"expired",
-        expected,
-    )
-    .await?;
-    let after = t0.elapsed();
-    if after < Duration::from_millis(900) {
-        return Err(Stop::fail(
-            expected,
-            format!(
-                "the will arrived after {} ms, before the session ended",
-                after.as_millis()
-            ),
-        ));
-    }
+    let ms = Duration::from_millis(900);
+    let early = ", before the session ended";
+    let watcher = delayed_will(&ctx, b"expired", 60, 1, ms, expected, early).await?;
     watcher.disconnect().await
 }
 
