@@ -598,6 +598,23 @@ async fn qos2_flow(ctx: Ctx) -> Outcome {
     c.disconnect().await
 }
 
+/// Receives and acknowledges two messages on `t`, which must be `first` then `second`.
+async fn expect_first_second(ctx: &Ctx, s: &mut Client, t: &str, expected: &str) -> Outcome {
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let m = recv_publish(ctx, s, t, expected).await?;
+        ack(ctx, s, &m).await?;
+        got.push(m);
+    }
+    if payloads(&got) != "first,second" {
+        return Err(Stop::fail(
+            "messages first,second",
+            format!("messages {}", payloads(&got)),
+        ));
+    }
+    Ok(())
+}
+
 async fn qos1_id_reuse(ctx: Ctx) -> Outcome {
     let t = ctx.topic("reuse1");
     let mut s = ctx.connect("s").await?;
@@ -607,24 +624,13 @@ async fn qos1_id_reuse(ctx: Ctx) -> Outcome {
     let mut again = msg(&t, QoS::AtLeastOnce, 9, b"second");
     again.dup = true;
     send_complete(&ctx, &mut p, again).await?;
-    let mut got = Vec::new();
-    for _ in 0..2 {
-        let m = recv_publish(
-            &ctx,
-            &mut s,
-            &t,
-            "both messages sent with id 9 (the second with DUP=1 after the PUBACK)",
-        )
-        .await?;
-        ack(&ctx, &mut s, &m).await?;
-        got.push(m);
-    }
-    if payloads(&got) != "first,second" {
-        return Err(Stop::fail(
-            "messages first,second",
-            format!("messages {}", payloads(&got)),
-        ));
-    }
+    expect_first_second(
+        &ctx,
+        &mut s,
+        &t,
+        "both messages sent with id 9 (the second with DUP=1 after the PUBACK)",
+    )
+    .await?;
     p.disconnect().await?;
     s.disconnect().await
 }
@@ -697,24 +703,13 @@ async fn qos2_id_reuse(ctx: Ctx) -> Outcome {
     let mut p = ctx.connect("p").await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 6, b"first").await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 6, b"second").await?;
-    let mut got = Vec::new();
-    for _ in 0..2 {
-        let m = recv_publish(
-            &ctx,
-            &mut s,
-            &t,
-            "both QoS 2 messages sent with id 6 (the second after PUBCOMP)",
-        )
-        .await?;
-        ack(&ctx, &mut s, &m).await?;
-        got.push(m);
-    }
-    if payloads(&got) != "first,second" {
-        return Err(Stop::fail(
-            "messages first,second",
-            format!("messages {}", payloads(&got)),
-        ));
-    }
+    expect_first_second(
+        &ctx,
+        &mut s,
+        &t,
+        "both QoS 2 messages sent with id 6 (the second after PUBCOMP)",
+    )
+    .await?;
     p.disconnect().await?;
     s.disconnect().await
 }
