@@ -221,6 +221,26 @@ pub(crate) fn find_topic_forbidden(s: &[u8]) -> Option<usize> {
     s.iter().position(|&b| bad(b))
 }
 
+/// Does `s` contain a zero byte? For the strings a sender checks before writing them: up to
+/// 16 bytes with two (overlapping) word reads, longer ones in one branch-free pass that the
+/// compiler turns into vector compares.
+#[inline]
+pub(crate) fn has_nul(s: &[u8]) -> bool {
+    // A word has a zero byte iff this is non-zero (the classic bit trick; exact for "any").
+    let zero64 = |w: u64| w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0;
+    let zero32 = |w: u32| w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0;
+    match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+        (Some(a), Some(b)) if s.len() <= 16 => {
+            zero64(u64::from_le_bytes(*a)) | zero64(u64::from_le_bytes(*b))
+        }
+        (Some(_), _) => s.iter().fold(false, |acc, &b| acc | (b == 0)),
+        _ => match (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+            (Some(a), Some(b)) => zero32(u32::from_le_bytes(*a)) | zero32(u32::from_le_bytes(*b)),
+            _ => s.contains(&0),
+        },
+    }
+}
+
 /// Bytes a Variable Byte Integer takes.
 #[inline]
 pub(crate) const fn vbi_len(v: u32) -> usize {
@@ -300,6 +320,24 @@ mod tests {
             vbi_of(&[0xFF], true).unwrap_err().0,
             DecodeErrorKind::Truncated { needed: 1 }
         ));
+    }
+
+    #[test]
+    fn zero_bytes_are_found_at_every_length_and_place() {
+        for len in 0..70 {
+            let plain: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(!has_nul(&plain), "{len}");
+            // Bytes whose neighbours could fool a word trick: 0x01, 0x80, 0xFF.
+            let tricky: Vec<u8> = (0..len).map(|i| [1u8, 0x80, 0xFF][i % 3]).collect();
+            assert!(!has_nul(&tricky), "{len}");
+            for i in 0..len {
+                for base in [&plain, &tricky] {
+                    let mut t = base.clone();
+                    t[i] = 0;
+                    assert!(has_nul(&t), "zero at {i} of {len}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -429,12 +429,22 @@ impl Packet {
     /// untouched on error). Uses the short forms where the standard allows them. A CONNECT is
     /// written in its own `protocol` version whatever `version` says.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        if let Packet::Publish(p) = self {
-            return p.encode_checked(version, buf).map_err(|kind| EncodeError {
-                kind,
-                packet: PacketType::Publish,
-                version,
-            });
+        match self {
+            Packet::Publish(p) => {
+                return p.encode_checked(version, buf).map_err(|kind| EncodeError {
+                    kind,
+                    packet: PacketType::Publish,
+                    version,
+                })
+            }
+            Packet::Connect(c) => {
+                return c.encode_checked(buf).map_err(|kind| EncodeError {
+                    kind,
+                    packet: PacketType::Connect,
+                    version: c.protocol,
+                })
+            }
+            _ => {}
         }
         self.validate_body(version)?;
         let body = self.checked_body_len(version)?;
@@ -480,7 +490,7 @@ pub(crate) fn read_packet_id(r: &mut Reader<'_>, packet: PacketType) -> Res<u16>
 pub(crate) fn check_str(s: &str) -> Result<(), DecodeErrorKind> {
     if s.len() > usize::from(u16::MAX) {
         Err(DecodeErrorKind::StringTooLong)
-    } else if s.as_bytes().contains(&0) {
+    } else if crate::wire::has_nul(s.as_bytes()) {
         Err(DecodeErrorKind::NullCharacter)
     } else {
         Ok(())

@@ -1032,3 +1032,139 @@ fn publish_fast_path_agrees_with_the_general_decoder() {
     // The fast path is taken for a good share of the inputs.
     assert!(fast_hits > 100, "{fast_hits}");
 }
+
+/// CONNECTs around every check of the CONNECT encoder: each field alone at a good and a bad
+/// value, in every protocol version.
+fn connect_variants() -> Vec<Connect> {
+    let long = ByteStr::from("x".repeat(70_000));
+    let mut out = Vec::new();
+    for protocol in [ProtocolVersion::V3_1, V3, V5] {
+        let base = Connect::new(protocol, "client-1");
+        let mut add = |f: &dyn Fn(&mut Connect)| {
+            let mut c = base.clone();
+            f(&mut c);
+            out.push(c);
+        };
+        add(&|_| {});
+        add(&|c| c.client_id = "".into());
+        add(&|c| c.client_id = "a\0b".into());
+        add(&|c| c.client_id = long.clone());
+        add(&|c| {
+            c.username = Some("user".into());
+            c.password = Some(Bytes::from_static(b"pw"));
+        });
+        add(&|c| c.password = Some(Bytes::from_static(b"pw")));
+        add(&|c| c.password = Some(Bytes::from(vec![1; 70_000])));
+        add(&|c| c.username = Some("u\0".into()));
+        add(&|c| c.username = Some(long.clone()));
+        for topic in ["a/b", "", "a/+", "#", "a\0", "+/\0", "é/ü", &long[..]] {
+            for qos in [QoS::AtMostOnce, QoS::ExactlyOnce] {
+                add(&|c| {
+                    c.will = Some(Will {
+                        topic: topic.into(),
+                        payload: Bytes::from_static(b"gone"),
+                        qos,
+                        retain: true,
+                        properties: Props::none(),
+                    })
+                });
+            }
+        }
+        add(&|c| {
+            c.will = Some(Will {
+                topic: "w".into(),
+                payload: Bytes::from(vec![0; 70_000]),
+                ..Default::default()
+            })
+        });
+        for (delay, ok_in_will) in [(Some(5), true), (None, false)] {
+            add(&|c| {
+                let mut w = Will {
+                    topic: "w".into(),
+                    ..Default::default()
+                };
+                w.properties.will_delay_interval = delay;
+                w.properties.content_type = Some("text".into());
+                if !ok_in_will {
+                    w.properties.topic_alias = Some(1); // not allowed in a will
+                }
+                c.will = Some(w);
+            });
+        }
+        add(&|c| {
+            c.properties.session_expiry_interval = Some(10);
+            c.properties.receive_maximum = Some(5);
+            c.properties.maximum_packet_size = Some(1 << 20);
+            c.properties.topic_alias_maximum = Some(3);
+            c.properties.request_problem_information = Some(false);
+            c.properties.request_response_information = Some(true);
+            c.properties.authentication_method = Some("m".into());
+            c.properties.authentication_data = Some(Bytes::from_static(b"d"));
+            c.properties.user_properties = vec![("k".into(), "v".into()), ("k".into(), "".into())];
+        });
+        add(&|c| c.properties.receive_maximum = Some(0));
+        add(&|c| c.properties.topic_alias = Some(1)); // not allowed in CONNECT
+        add(&|c| c.properties.authentication_data = Some(Bytes::from_static(b"d")));
+        add(&|c| c.properties.user_properties = vec![("k".into(), "\0".into())]);
+        add(&|c| c.properties.reason_string = Some(long.clone()));
+        // A large property block (two-byte Property Length) and a large packet.
+        add(&|c| c.properties.user_properties = vec![("k".into(), "v".repeat(300).into())]);
+        add(&|c| {
+            c.will = Some(Will {
+                topic: "w".into(),
+                payload: Bytes::from(vec![7; 60_000]),
+                ..Default::default()
+            });
+            c.password = Some(Bytes::from(vec![8; 60_000]));
+            c.username = Some("u".into());
+        });
+        // Errors in two places: the first in validation order is reported.
+        add(&|c| {
+            c.client_id = "\0".into();
+            c.properties.receive_maximum = Some(0);
+        });
+        add(&|c| {
+            c.username = Some(long.clone());
+            c.properties.topic_alias = Some(1);
+        });
+    }
+    out
+}
+
+#[test]
+fn checked_connect_encoder_agrees_with_validate_and_the_unchecked_writer() {
+    let (mut accepted, mut refused) = (0, 0);
+    for c in connect_variants() {
+        let p = Packet::Connect(Box::new(c));
+        // The version argument is ignored for CONNECT: try both.
+        for v in [V3, V5] {
+            let mut checked = BytesMut::from(&b"xy"[..]);
+            let got = p.encode(v, &mut checked);
+            match p.validate(v) {
+                Ok(()) => {
+                    accepted += 1;
+                    assert_eq!(got, Ok(()), "{p:?}");
+                    let mut unchecked = BytesMut::from(&b"xy"[..]);
+                    p.encode_unchecked(v, &mut unchecked);
+                    assert_eq!(checked, unchecked, "{p:?}");
+                    assert_eq!(p.encoded_len(v).unwrap() + 2, checked.len());
+                    if checked.len() < 1000 {
+                        let back = decode(
+                            &mut checked.split_off(2),
+                            v,
+                            &Limits::default(),
+                            Some(Side::Client),
+                        );
+                        assert_eq!(back, Ok(Some(p.clone())));
+                    }
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert_eq!(got, Err(e), "{p:?}");
+                    assert_eq!(&checked[..], b"xy", "buffer untouched on error");
+                }
+            }
+        }
+    }
+    assert!(accepted > 40 && refused > 40, "{accepted} {refused}");
+}
