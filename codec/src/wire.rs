@@ -222,21 +222,33 @@ pub(crate) fn find_topic_forbidden(s: &[u8]) -> Option<usize> {
 }
 
 /// Does `s` contain a zero byte? For the strings a sender checks before writing them: up to
-/// 16 bytes with two (overlapping) word reads, longer ones in one branch-free pass that the
+/// 32 bytes with two to four (overlapping) word reads, longer ones in one branch-free pass that the
 /// compiler turns into vector compares.
 #[inline]
 pub(crate) fn has_nul(s: &[u8]) -> bool {
     // A word has a zero byte iff this is non-zero (the classic bit trick; exact for "any").
     let zero64 = |w: u64| w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0;
     let zero32 = |w: u32| w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0;
-    match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
-        (Some(a), Some(b)) if s.len() <= 16 => {
-            zero64(u64::from_le_bytes(*a)) | zero64(u64::from_le_bytes(*b))
+    let word = |w: Option<&[u8; 8]>| w.is_some_and(|w| zero64(u64::from_le_bytes(*w)));
+    match (s.first_chunk::<16>(), s.last_chunk::<16>()) {
+        // 16 to 32 bytes: the first and the last 16 (overlapping), as words.
+        (Some(a), Some(b)) if s.len() <= 32 => {
+            let (a0, a1) = a.split_at(8);
+            let (b0, b1) = b.split_at(8);
+            word(a0.first_chunk())
+                | word(a1.first_chunk())
+                | word(b0.first_chunk())
+                | word(b1.first_chunk())
         }
         (Some(_), _) => s.iter().fold(false, |acc, &b| acc | (b == 0)),
-        _ => match (s.first_chunk::<4>(), s.last_chunk::<4>()) {
-            (Some(a), Some(b)) => zero32(u32::from_le_bytes(*a)) | zero32(u32::from_le_bytes(*b)),
-            _ => s.contains(&0),
+        _ => match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+            (Some(a), Some(b)) => word(Some(a)) | word(Some(b)),
+            _ => match (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+                (Some(a), Some(b)) => {
+                    zero32(u32::from_le_bytes(*a)) | zero32(u32::from_le_bytes(*b))
+                }
+                _ => s.contains(&0),
+            },
         },
     }
 }

@@ -6,7 +6,9 @@ use super::{qos_bits, read_packet_id, Body, Ctx};
 use crate::error::DecodeErrorKind;
 use crate::property::{self, PropertyContext, Props};
 use crate::types::{PacketType, ProtocolVersion, QoS, MAX_REMAINING_LENGTH};
-use crate::wire::{find_topic_forbidden, to_bytestr, to_bytestr_no_null, Reader, Res};
+use crate::wire::{
+    find_topic_forbidden, put_vbi, to_bytestr, to_bytestr_no_null, vbi_len, Reader, Res,
+};
 use crate::ByteStr;
 
 /// PUBLISH.
@@ -237,6 +239,21 @@ impl Body for Publish {
     }
 
     fn validate(&self, v: ProtocolVersion) -> Result<(), DecodeErrorKind> {
+        self.validate_fields(v)?;
+        match self.properties.get() {
+            None => {}
+            Some(p) if v.is_v5() => p.validate(PropertyContext::Packet(PacketType::Publish))?,
+            Some(p) if !p.is_empty() => return Err(DecodeErrorKind::PropertiesInV3),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl Publish {
+    /// The checks of [`Body::validate`] but the properties'.
+    #[inline]
+    fn validate_fields(&self, v: ProtocolVersion) -> Result<(), DecodeErrorKind> {
         let t = self.topic.as_bytes();
         if t.len() > usize::from(u16::MAX) {
             return Err(DecodeErrorKind::StringTooLong);
@@ -265,59 +282,67 @@ impl Body for Publish {
             }
             _ => {}
         }
-        match self.properties.get() {
-            None => {}
-            Some(p) if v.is_v5() => p.validate(PropertyContext::Packet(PacketType::Publish))?,
-            Some(p) if !p.is_empty() => return Err(DecodeErrorKind::PropertiesInV3),
-            Some(_) => {}
-        }
         Ok(())
     }
-}
 
-impl Publish {
-    /// The checked encoder for PUBLISH: validates once, sizes once, then writes the fixed
-    /// header and the topic length with one copy.
+    /// The checked encoder for PUBLISH: validates once, sizes once (the properties in the
+    /// same pass as their checks), then writes with fixed-size copies around the topic and
+    /// the payload.
     pub(crate) fn encode_checked(
         &self,
         v: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<(), DecodeErrorKind> {
-        self.validate(v)?;
-        let body = self.body_len(v);
+        self.validate_fields(v)?;
+        // The properties are checked and sized in one pass.
+        let props_len = match self.properties.get() {
+            None => 0,
+            Some(p) if v.is_v5() => {
+                p.checked_body_len(PropertyContext::Packet(PacketType::Publish))?
+            }
+            Some(p) if !p.is_empty() => return Err(DecodeErrorKind::PropertiesInV3),
+            Some(_) => 0,
+        };
+        let mut body = 2 + self.topic.len() + self.payload.len();
+        if self.qos != QoS::AtMostOnce {
+            body += 2;
+        }
+        if v.is_v5() {
+            body += vbi_len(props_len as u32) + props_len;
+        }
         if body > MAX_REMAINING_LENGTH as usize {
             return Err(DecodeErrorKind::RemainingLengthTooLarge);
         }
         buf.reserve(5 + body);
-        // First byte, Remaining Length (at most 4 bytes), topic length.
-        let mut head = [0u8; 7];
-        head[0] = 0x30 | self.flags();
-        let mut n = 1;
-        let mut rl = body as u32;
-        for slot in head.iter_mut().skip(1).take(4) {
-            let mut b = (rl & 0x7F) as u8;
-            rl >>= 7;
-            if rl > 0 {
-                b |= 0x80;
-            }
-            *slot = b;
-            n += 1;
-            if rl == 0 {
-                break;
-            }
-        }
+        // First byte, Remaining Length, topic length: fixed-size copies for the usual sizes.
+        let first = 0x30 | self.flags();
         let [hi, lo] = (self.topic.len() as u16).to_be_bytes();
-        if let Some([a, b]) = head.get_mut(n..n + 2) {
-            *a = hi;
-            *b = lo;
+        if body < 0x80 {
+            buf.put_slice(&[first, body as u8, hi, lo]);
+        } else if body < 0x4000 {
+            buf.put_slice(&[first, 0x80 | (body & 0x7F) as u8, (body >> 7) as u8, hi, lo]);
+        } else {
+            buf.put_u8(first);
+            put_vbi(buf, body as u32);
+            buf.put_slice(&[hi, lo]);
         }
-        buf.put_slice(head.get(..n + 2).unwrap_or(&[]));
         buf.put_slice(self.topic.as_bytes());
-        if self.qos != QoS::AtMostOnce {
-            buf.put_u16(self.packet_id);
-        }
-        if v.is_v5() {
-            self.properties.write(buf);
+        let [id_hi, id_lo] = self.packet_id.to_be_bytes();
+        let with_id = self.qos != QoS::AtMostOnce;
+        match (with_id, v.is_v5(), self.properties.get()) {
+            // No property set: a single zero Property Length.
+            (true, true, None) => buf.put_slice(&[id_hi, id_lo, 0]),
+            (true, false, _) => buf.put_slice(&[id_hi, id_lo]),
+            (false, false, _) => {}
+            (_, true, props) => {
+                if with_id {
+                    buf.put_slice(&[id_hi, id_lo]);
+                }
+                match props {
+                    None => buf.put_u8(0),
+                    Some(p) => p.write_with_len(props_len, buf),
+                }
+            }
         }
         buf.put_slice(&self.payload);
         Ok(())
