@@ -17,9 +17,11 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5, StatementId};
 
 use super::util::{
-    ack, connect_persistent, drain, end_session, expect_disconnect_code, expect_error_close,
-    expect_error_close_seen, msg, payloads, precondition, publish, recv_on, recv_publish,
-    send_complete, server_error_code, sub, sub_many,
+    ack, connect_persistent, drain, drain_publish, end_session, expect_disconnect_code,
+    expect_error_close, expect_error_close_seen, msg, payloads, persistent_subscriber,
+    precondition, publish, publisher_sent, pubrec_until_pubrel, recv_any_publish, recv_on,
+    recv_publish, send_complete, server_error_code, sub, sub_and_pub, sub_and_pub_with, sub_many,
+    subscriber, subscriber_with,
 };
 use crate::body;
 use crate::caps::Cap;
@@ -457,9 +459,7 @@ pub fn tests() -> Vec<TestCase> {
 
 /// Publishes from a fresh client "p" and completes the flow.
 async fn publish_from(ctx: &Ctx, m: Publish) -> Outcome {
-    let mut p = ctx.connect("p").await?;
-    send_complete(ctx, &mut p, m).await?;
-    p.disconnect().await
+    publisher_sent(ctx, m).await?.disconnect().await
 }
 
 fn rc_in(rc: ReasonCode, table: &[u8]) -> bool {
@@ -617,9 +617,7 @@ async fn expect_first_second(ctx: &Ctx, s: &mut Client, t: &str, expected: &str)
 
 async fn qos1_id_reuse(ctx: Ctx) -> Outcome {
     let t = ctx.topic("reuse1");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::AtLeastOnce).await?;
     publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 9, b"first").await?;
     let mut again = msg(&t, QoS::AtLeastOnce, 9, b"second");
     again.dup = true;
@@ -637,9 +635,7 @@ async fn qos1_id_reuse(ctx: Ctx) -> Outcome {
 
 async fn qos2_resend_not_duplicated(ctx: Ctx) -> Outcome {
     let t = ctx.topic("dup2");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::AtLeastOnce).await?;
     let id = 5;
     let first = msg(&t, QoS::ExactlyOnce, id, b"once");
     p.send(Packet::Publish(first.clone())).await?;
@@ -698,9 +694,7 @@ async fn qos2_resend_not_duplicated(ctx: Ctx) -> Outcome {
 
 async fn qos2_id_reuse(ctx: Ctx) -> Outcome {
     let t = ctx.topic("reuse2");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::AtLeastOnce).await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 6, b"first").await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 6, b"second").await?;
     expect_first_second(
@@ -730,16 +724,7 @@ async fn qos0_delivery(ctx: Ctx) -> Outcome {
     let mut p = ctx.connect("p").await?;
     let payload = b"qos-zero-payload";
     publish(&ctx, &mut p, &t, QoS::AtMostOnce, 0, payload).await?;
-    let m = s
-        .expect(
-            ctx.patience(),
-            "the QoS 0 message on its topic",
-            |x| match x {
-                Packet::Publish(m) => Some(m.clone()),
-                _ => None,
-            },
-        )
-        .await?;
+    let m = recv_any_publish(&ctx, &mut s, "the QoS 0 message on its topic").await?;
     if *m.topic != *t {
         return Err(Stop::fail_at(
             ctx.pick(v311!("MQTT-3.3.2-3"), v5!("MQTT-3.3.2-3")),
@@ -774,33 +759,45 @@ async fn qos0_delivery(ctx: Ctx) -> Outcome {
     s.disconnect().await
 }
 
-async fn server_qos1(ctx: Ctx) -> Outcome {
-    let t = ctx.topic("s1");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    publish_from(&ctx, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
-    let m = recv_publish(&ctx, &mut s, &t, "the QoS 1 message").await?;
-    if m.qos != QoS::AtLeastOnce || m.dup {
+/// Subscribes "s" to a topic at `qos`, publishes one message on it at `qos` from "p" and checks
+/// the delivery: QoS `qos` and DUP 0, and a non-zero packet id (else `id_rule` fails).
+async fn first_delivery(
+    ctx: &Ctx,
+    suffix: &str,
+    qos: QoS,
+    id_rule: StatementId,
+) -> Result<(Client, Publish), Stop> {
+    let t = ctx.topic(suffix);
+    let mut s = subscriber(ctx, &t, qos).await?;
+    publish_from(ctx, msg(&t, qos, 1, b"m")).await?;
+    let q = qos.as_u8();
+    let m = recv_publish(ctx, &mut s, &t, &format!("the QoS {q} message")).await?;
+    if m.qos != qos || m.dup {
         return Err(Stop::fail(
-            "PUBLISH with QoS 1 and DUP 0",
+            format!("PUBLISH with QoS {q} and DUP 0"),
             describe(&Packet::Publish(m)),
         ));
     }
     if m.packet_id == 0 {
         return Err(Stop::fail_at(
-            ctx.pick(v311!("MQTT-2.3.1-1"), v5!("MQTT-2.2.1-4")),
+            id_rule,
             "a non-zero packet id",
             describe(&Packet::Publish(m)),
         ));
     }
+    Ok((s, m))
+}
+
+async fn server_qos1(ctx: Ctx) -> Outcome {
+    let id_rule = ctx.pick(v311!("MQTT-2.3.1-1"), v5!("MQTT-2.2.1-4"));
+    let (mut s, m) = first_delivery(&ctx, "s1", QoS::AtLeastOnce, id_rule).await?;
     ack(&ctx, &mut s, &m).await?;
     s.disconnect().await
 }
 
 async fn dup_not_propagated(ctx: Ctx) -> Outcome {
     let t = ctx.topic("dupprop");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    let mut s = subscriber(&ctx, &t, QoS::AtLeastOnce).await?;
     let mut m = msg(&t, QoS::AtLeastOnce, 3, b"m");
     m.dup = true;
     publish_from(&ctx, m).await?;
@@ -816,24 +813,8 @@ async fn dup_not_propagated(ctx: Ctx) -> Outcome {
 }
 
 async fn server_qos2(ctx: Ctx) -> Outcome {
-    let t = ctx.topic("s2");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
-    publish_from(&ctx, msg(&t, QoS::ExactlyOnce, 1, b"m")).await?;
-    let m = recv_publish(&ctx, &mut s, &t, "the QoS 2 message").await?;
-    if m.qos != QoS::ExactlyOnce || m.dup {
-        return Err(Stop::fail(
-            "PUBLISH with QoS 2 and DUP 0",
-            describe(&Packet::Publish(m)),
-        ));
-    }
-    if m.packet_id == 0 {
-        return Err(Stop::fail_at(
-            ctx.pick(v311!("MQTT-2.3.1-1"), v5!("MQTT-4.3.3-1")),
-            "a non-zero packet id",
-            describe(&Packet::Publish(m)),
-        ));
-    }
+    let id_rule = ctx.pick(v311!("MQTT-2.3.1-1"), v5!("MQTT-4.3.3-1"));
+    let (mut s, m) = first_delivery(&ctx, "s2", QoS::ExactlyOnce, id_rule).await?;
     let id = m.packet_id;
     s.send(Packet::PubRec(PubRec::new(id))).await?;
     let rel_rule = ctx.pick(v311!("MQTT-4.3.3-1"), v5!("MQTT-4.3.3-4"));
@@ -880,9 +861,7 @@ async fn server_qos2(ctx: Ctx) -> Outcome {
 
 async fn server_ids_distinct(ctx: Ctx) -> Outcome {
     let t = ctx.topic("ids");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::ExactlyOnce).await?;
     let n = 6u16;
     for i in 0..n {
         let qos = if i % 2 == 0 {
@@ -1009,9 +988,7 @@ async fn overlapping_max_qos(ctx: Ctx) -> Outcome {
 
 async fn order(ctx: Ctx, qos: QoS) -> Outcome {
     let t = ctx.topic("order");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, qos).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, qos).await?;
     // At most the server's Receive Maximum in flight at once (5.0 [MQTT-3.3.4-7]).
     let n = if ctx.v5() && qos != QoS::AtMostOnce {
         10u16.min(ctx.caps().receive_maximum.max(2))
@@ -1141,8 +1118,7 @@ async fn pubrel_flags_close(ctx: Ctx) -> Outcome {
 
 async fn wildcard_topic_closes(ctx: Ctx) -> Outcome {
     let t = ctx.topic("w");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtMostOnce).await?;
+    let s = subscriber(&ctx, &t, QoS::AtMostOnce).await?;
     let mut c = ctx.connect("a").await?;
     let bad = format!("{t}/+");
     let m = msg(&bad, QoS::AtMostOnce, 0, b"x");
@@ -1160,8 +1136,7 @@ async fn wildcard_topic_closes(ctx: Ctx) -> Outcome {
 /// Publishes a QoS 1 message edited by `edit` and returns what the subscriber received.
 async fn forwarded(ctx: &Ctx, edit: impl FnOnce(&mut Publish)) -> Result<Publish, Stop> {
     let t = ctx.topic("props");
-    let mut s = ctx.connect("s").await?;
-    sub(ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    let mut s = subscriber(ctx, &t, QoS::AtLeastOnce).await?;
     let mut m = msg(&t, QoS::AtLeastOnce, 1, b"{\"text\":\"payload\"}");
     edit(&mut m);
     publish_from(ctx, m).await?;
@@ -1286,8 +1261,7 @@ async fn prop_user_properties(ctx: Ctx) -> Outcome {
 
 async fn expiry_not_delivered(ctx: Ctx) -> Outcome {
     let t = ctx.topic("exp");
-    let (mut s, _) = connect_persistent(&ctx, "s", true).await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    let s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
     s.disconnect().await?;
     let mut p = ctx.connect("p").await?;
     let mut short = msg(&t, QoS::AtLeastOnce, 1, b"expires");
@@ -1337,8 +1311,7 @@ async fn expiry_not_delivered(ctx: Ctx) -> Outcome {
 
 async fn expiry_reduced(ctx: Ctx) -> Outcome {
     let t = ctx.topic("expred");
-    let (mut s, _) = connect_persistent(&ctx, "s", true).await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
     // Online: forwarded at once, the interval present and not larger.
     let mut m = msg(&t, QoS::AtLeastOnce, 1, b"online");
     m.properties.message_expiry_interval = Some(30);
@@ -1417,22 +1390,18 @@ async fn expiry_qos2_receiver_completes(ctx: Ctx) -> Outcome {
 
 async fn expiry_qos2_sender_continues(ctx: Ctx) -> Outcome {
     let t = ctx.topic("exp2s");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
+    let mut s = subscriber(&ctx, &t, QoS::ExactlyOnce).await?;
     let mut m = msg(&t, QoS::ExactlyOnce, 1, b"x");
     m.properties.message_expiry_interval = Some(1);
     publish_from(&ctx, m).await?;
     let got = recv_publish(&ctx, &mut s, &t, "the QoS 2 message").await?;
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    s.send(Packet::PubRec(PubRec::new(got.packet_id))).await?;
     let id = got.packet_id;
-    s.expect(
-        ctx.patience(),
+    pubrec_until_pubrel(
+        &ctx,
+        &mut s,
+        id,
         &format!("PUBREL for id {id} after the expiry interval"),
-        |x| match x {
-            Packet::PubRel(r) if r.packet_id == id => Some(()),
-            _ => None,
-        },
     )
     .await?;
     s.send(Packet::PubComp(PubComp::new(id))).await?;
@@ -1445,11 +1414,10 @@ async fn expiry_qos2_sender_continues(ctx: Ctx) -> Outcome {
 
 async fn flow_receive_maximum(ctx: Ctx) -> Outcome {
     let t = ctx.topic("flow");
-    let (mut s, _) = ctx
-        .connect_with("s", |c| c.properties.receive_maximum = Some(2))
-        .await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub_with(&ctx, &t, QoS::AtLeastOnce, |c| {
+        c.properties.receive_maximum = Some(2)
+    })
+    .await?;
     for i in 0..5u16 {
         publish(
             &ctx,
@@ -1511,30 +1479,23 @@ async fn flow_receive_maximum(ctx: Ctx) -> Outcome {
 
 async fn flow_qos2_quota(ctx: Ctx) -> Outcome {
     let t = ctx.topic("flow2");
-    let (mut s, _) = ctx
-        .connect_with("s", |c| c.properties.receive_maximum = Some(1))
-        .await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub_with(&ctx, &t, QoS::ExactlyOnce, |c| {
+        c.properties.receive_maximum = Some(1)
+    })
+    .await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 1, b"first").await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 2, b"second").await?;
     let first = recv_publish(&ctx, &mut s, &t, "the first message").await?;
-    s.send(Packet::PubRec(PubRec::new(first.packet_id))).await?;
     let id = first.packet_id;
     precondition(
-        s.expect(ctx.patience(), "PUBREL", |x| match x {
-            Packet::PubRel(r) if r.packet_id == id => Some(()),
-            _ => None,
-        })
-        .await,
+        pubrec_until_pubrel(&ctx, &mut s, id, "PUBREL").await,
         "no PUBREL",
     )?;
     // PUBREC does not free the quota: nothing may come until PUBCOMP.
-    let early = drain(&mut s, ctx.quiet()).await?;
-    if let Some(x) = early.iter().find(|x| matches!(x, Packet::Publish(_))) {
+    if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
         return Err(Stop::fail(
             "no second QoS 2 PUBLISH before the PUBCOMP (Receive Maximum 1)",
-            describe(x),
+            describe(&x),
         ));
     }
     s.send(Packet::PubComp(PubComp::new(id))).await?;
@@ -1552,11 +1513,10 @@ async fn flow_qos2_quota(ctx: Ctx) -> Outcome {
 
 async fn flow_other_packets(ctx: Ctx) -> Outcome {
     let t = ctx.topic("flow3");
-    let (mut s, _) = ctx
-        .connect_with("s", |c| c.properties.receive_maximum = Some(1))
-        .await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub_with(&ctx, &t, QoS::AtLeastOnce, |c| {
+        c.properties.receive_maximum = Some(1)
+    })
+    .await?;
     publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 1, b"first").await?;
     publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 2, b"second").await?;
     let first = recv_publish(&ctx, &mut s, &t, "the first message").await?;
@@ -1769,8 +1729,7 @@ async fn alias_zero(ctx: Ctx) -> Outcome {
 
 async fn alias_per_connection(ctx: Ctx) -> Outcome {
     let t = ctx.topic("alias/conn");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+    let mut s = subscriber(&ctx, &t, QoS::AtLeastOnce).await?;
     let (mut p, connack) = ctx.connect_with("p", |_| {}).await?;
     if connack.properties.topic_alias_maximum.unwrap_or(0) == 0 {
         return Err(Stop::Skip("the server allows no topic alias".into()));
@@ -1792,11 +1751,10 @@ async fn alias_per_connection(ctx: Ctx) -> Outcome {
             ));
         }
     }
-    let late = drain(&mut s, ctx.quiet()).await?;
-    if let Some(x) = late.iter().find(|x| matches!(x, Packet::Publish(_))) {
+    if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
         return Err(Stop::fail(
             "the alias of the earlier connection is not used: nothing delivered",
-            describe(x),
+            describe(&x),
         ));
     }
     s.disconnect().await
@@ -1804,9 +1762,7 @@ async fn alias_per_connection(ctx: Ctx) -> Outcome {
 
 async fn alias_server_none(ctx: Ctx) -> Outcome {
     let t = ctx.topic("salias0");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtMostOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::AtMostOnce).await?;
     for i in 0..4 {
         publish(
             &ctx,
@@ -1819,12 +1775,7 @@ async fn alias_server_none(ctx: Ctx) -> Outcome {
         .await?;
     }
     for _ in 0..4 {
-        let m = s
-            .expect(ctx.patience(), "four messages", |x| match x {
-                Packet::Publish(m) => Some(m.clone()),
-                _ => None,
-            })
-            .await?;
+        let m = recv_any_publish(&ctx, &mut s, "four messages").await?;
         if m.properties.topic_alias.is_some() || m.topic.is_empty() {
             return Err(Stop::fail(
                 "no Topic Alias (the client announced no Topic Alias Maximum)",
@@ -1883,12 +1834,7 @@ async fn alias_server_within(ctx: Ctx) -> Outcome {
     }
     let mut map: std::collections::BTreeMap<u16, String> = Default::default();
     for want in &order {
-        let m = s
-            .expect(ctx.patience(), "twelve messages", |x| match x {
-                Packet::Publish(m) => Some(m.clone()),
-                _ => None,
-            })
-            .await?;
+        let m = recv_any_publish(&ctx, &mut s, "twelve messages").await?;
         let topic = match m.properties.topic_alias {
             None => m.topic.to_string(),
             Some(a) => {
@@ -1939,18 +1885,13 @@ fn size_of(p: &Packet, ctx: &Ctx) -> usize {
 async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
     let t = ctx.topic("mps");
     let limit = 256u32;
-    let (mut s, _) = ctx
-        .connect_with("s", |c| c.properties.maximum_packet_size = Some(limit))
-        .await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub_with(&ctx, &t, QoS::AtLeastOnce, |c| {
+        c.properties.maximum_packet_size = Some(limit)
+    })
+    .await?;
     publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 1, &[b'B'; 400]).await?;
     publish(&ctx, &mut p, &t, QoS::AtLeastOnce, 2, b"small").await?;
-    let m = s
-        .expect(ctx.patience(), "the small message", |x| match x {
-            Packet::Publish(m) => Some(m.clone()),
-            _ => None,
-        })
+    let m = recv_any_publish(&ctx, &mut s, "the small message")
         .await
         .map_err(|e| match e {
             Stop::Fail {
@@ -1974,12 +1915,11 @@ async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
     }
     ack(&ctx, &mut s, &m).await?;
     // The dropped message counts as delivered: it never comes later either.
-    let rest = drain(&mut s, ctx.quiet()).await?;
-    if let Some(x) = rest.iter().find(|x| matches!(x, Packet::Publish(_))) {
-        let size = size_of(x, &ctx);
+    if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
+        let size = size_of(&x, &ctx);
         return Err(Stop::fail(
             format!("nothing more (no packet over {limit} bytes)"),
-            format!("a {size}-byte {}", describe(x)),
+            format!("a {size}-byte {}", describe(&x)),
         ));
     }
     p.disconnect().await?;
@@ -2058,10 +1998,10 @@ async fn mps_pubrel_fits(ctx: Ctx) -> Outcome {
     let t = ctx.topic("r");
     // Room for the PUBLISH (topic + id + 1 byte payload), none for a long reason string.
     let limit = (t.len() + 16) as u32;
-    let (mut s, _) = ctx
-        .connect_with("s", |c| c.properties.maximum_packet_size = Some(limit))
-        .await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
+    let mut s = subscriber_with(&ctx, "s", &t, QoS::ExactlyOnce, |c| {
+        c.properties.maximum_packet_size = Some(limit)
+    })
+    .await?;
     publish_from(&ctx, msg(&t, QoS::ExactlyOnce, 1, b"x")).await?;
     let m = recv_publish(&ctx, &mut s, &t, "the message").await?;
     s.send(Packet::PubRec(PubRec::new(m.packet_id))).await?;
@@ -2212,9 +2152,7 @@ async fn unauthorized_publish(ctx: Ctx) -> Outcome {
 
 async fn failed_pubrec_then_new(ctx: Ctx) -> Outcome {
     let t = ctx.topic("frec");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::ExactlyOnce).await?;
     // Ways to make a server refuse a QoS 2 message: an unauthorized topic, or a payload that
     // is not UTF-8 although the Payload Format Indicator says it is.
     let mut refusals: Vec<Publish> = Vec::new();

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, PubRec, QoS, ReasonCode};
+use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, QoS, ReasonCode};
 use mqtt_spec::{v311, v5};
 
 use super::util::{
-    ack, connect_persistent, drain, end_session, msg, payloads, precondition, publish,
-    recv_publish, send_complete, sub,
+    ack, connect_persistent, drain, drain_publish, end_session, msg, payloads,
+    persistent_subscriber, precondition, publish, publisher_sent, pubrec_until_pubrel,
+    recv_publish, send_complete, sub_and_pub, subscriber, subscriber_with,
 };
 use crate::body;
 use crate::caps::Cap;
@@ -213,18 +214,6 @@ pub fn tests() -> Vec<TestCase> {
     ]
 }
 
-/// Connects `label` with a session that persists and subscribes it to `topic` at `qos`.
-async fn persistent_subscriber(
-    ctx: &Ctx,
-    label: &str,
-    topic: &str,
-    qos: QoS,
-) -> Result<Client, Stop> {
-    let (mut s, _) = connect_persistent(ctx, label, true).await?;
-    sub(ctx, &mut s, topic, qos).await?;
-    Ok(s)
-}
-
 /// Reconnects `label` with Clean Start 0; inconclusive (after cleanup) unless the session was
 /// resumed (Session Present 1).
 async fn resume(ctx: &Ctx, label: &str) -> Result<Client, Stop> {
@@ -243,16 +232,26 @@ async fn drop_and_end(ctx: &Ctx, c: Client, label: &str) {
     end_session(ctx, label).await;
 }
 
-/// Runs `body` and removes session `label` afterwards whatever happened.
-async fn cleaning<F>(ctx: &Ctx, labels: &[&str], body: F) -> Outcome
+/// Runs `body` (with a clone of `ctx`) and removes the sessions `labels` afterwards whatever
+/// happened.
+async fn cleaning<B, F>(ctx: Ctx, labels: &[&str], body: B) -> Outcome
 where
+    B: FnOnce(Ctx) -> F,
     F: std::future::Future<Output = Outcome>,
 {
-    let r = body.await;
+    let r = body(ctx.clone()).await;
     for l in labels {
-        end_session(ctx, l).await;
+        end_session(&ctx, l).await;
     }
     r
+}
+
+/// Reconnects `label` with Clean Start 0 ([`connect_persistent`]), disconnects at once and
+/// returns Session Present.
+async fn rejoin_present(ctx: &Ctx, label: &str) -> Result<bool, Stop> {
+    let (c, a) = connect_persistent(ctx, label, false).await?;
+    c.disconnect().await?;
+    Ok(a.session_present)
 }
 
 // =====================================================================================
@@ -260,9 +259,7 @@ where
 // =====================================================================================
 
 async fn clean_start_discards(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("cs");
         let s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
         s.disconnect().await?;
@@ -273,29 +270,18 @@ async fn clean_start_discards(ctx: Ctx) -> Outcome {
                 "Session Present 1",
             ));
         }
-        publish(
-            &ctx,
-            &mut ctx.connect("p").await?,
-            &t,
-            QoS::AtLeastOnce,
-            1,
-            b"m",
-        )
-        .await?;
-        let got = drain(&mut s, ctx.quiet()).await?;
+        publisher_sent(&ctx, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
         let rule = ctx.pick(v311!("MQTT-3.1.2-6"), v5!("MQTT-3.1.2-4"));
-        if let Some(x) = got.iter().find(|x| matches!(x, Packet::Publish(_))) {
+        if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
             return Err(Stop::fail_at(
                 rule,
                 "no message: the old session's subscription is gone",
-                describe(x),
+                describe(&x),
             ));
         }
         s.disconnect().await?;
         // The clean session ended with its connection: nothing to resume.
-        let (s, a) = connect_persistent(&ctx, "s", false).await?;
-        s.disconnect().await?;
-        if a.session_present {
+        if rejoin_present(&ctx, "s").await? {
             return Err(Stop::fail_at(
                 rule,
                 "Session Present 0 after a clean session ended",
@@ -308,15 +294,11 @@ async fn clean_start_discards(ctx: Ctx) -> Outcome {
 }
 
 async fn resume_session_present(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("sp");
         let s = persistent_subscriber(&ctx, "s", &t, QoS::AtMostOnce).await?;
         s.disconnect().await?;
-        let (s, a) = connect_persistent(&ctx, "s", false).await?;
-        s.disconnect().await?;
-        if !a.session_present {
+        if !rejoin_present(&ctx, "s").await? {
             return Err(Stop::fail(
                 "Session Present 1 when resuming a stored session",
                 "Session Present 0",
@@ -328,12 +310,8 @@ async fn resume_session_present(ctx: Ctx) -> Outcome {
 }
 
 async fn new_session_present_0(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["fresh"], async move {
-        let ctx = c2;
-        let (s, a) = connect_persistent(&ctx, "fresh", false).await?;
-        s.disconnect().await?;
-        if a.session_present {
+    cleaning(ctx, &["fresh"], |ctx| async move {
+        if rejoin_present(&ctx, "fresh").await? {
             return Err(Stop::fail(
                 "Session Present 0 for a client id without a stored session",
                 "Session Present 1",
@@ -345,22 +323,12 @@ async fn new_session_present_0(ctx: Ctx) -> Outcome {
 }
 
 async fn resume_subscriptions_kept(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("kept");
         let s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
         s.disconnect().await?;
         let mut s = resume(&ctx, "s").await?;
-        publish(
-            &ctx,
-            &mut ctx.connect("p").await?,
-            &t,
-            QoS::AtLeastOnce,
-            1,
-            b"m",
-        )
-        .await?;
+        publisher_sent(&ctx, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
         let m = recv_publish(
             &ctx,
             &mut s,
@@ -375,9 +343,7 @@ async fn resume_subscriptions_kept(ctx: Ctx) -> Outcome {
 }
 
 async fn offline_queued(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("queued");
         let s = persistent_subscriber(&ctx, "s", &t, QoS::ExactlyOnce).await?;
         s.disconnect().await?;
@@ -411,23 +377,17 @@ async fn offline_queued(ctx: Ctx) -> Outcome {
 }
 
 async fn client_id_keys_session(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s", "other"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s", "other"], |ctx| async move {
         let t = ctx.topic("key");
         let s = persistent_subscriber(&ctx, "s", &t, QoS::AtMostOnce).await?;
         s.disconnect().await?;
-        let (o, a) = connect_persistent(&ctx, "other", false).await?;
-        o.disconnect().await?;
-        if a.session_present {
+        if rejoin_present(&ctx, "other").await? {
             return Err(Stop::fail(
                 "Session Present 0 for another client id",
                 "Session Present 1",
             ));
         }
-        let (s, a) = connect_persistent(&ctx, "s", false).await?;
-        s.disconnect().await?;
-        if !a.session_present {
+        if !rejoin_present(&ctx, "s").await? {
             return Err(Stop::fail(
                 "Session Present 1 under the session's own client id",
                 "Session Present 0",
@@ -440,18 +400,11 @@ async fn client_id_keys_session(ctx: Ctx) -> Outcome {
 
 async fn state_kept_while_connected(ctx: Ctx) -> Outcome {
     let t = ctx.topic("alive");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::ExactlyOnce).await?;
-    let mut p = ctx.connect("p").await?;
+    let (mut s, mut p) = sub_and_pub(&ctx, &t, QoS::ExactlyOnce).await?;
     publish(&ctx, &mut p, &t, QoS::ExactlyOnce, 1, b"first").await?;
     let m = recv_publish(&ctx, &mut s, &t, "the first message").await?;
     let id = m.packet_id;
-    s.send(Packet::PubRec(PubRec::new(id))).await?;
-    s.expect(ctx.patience(), "PUBREL", |x| match x {
-        Packet::PubRel(r) if r.packet_id == id => Some(()),
-        _ => None,
-    })
-    .await?;
+    pubrec_until_pubrel(&ctx, &mut s, id, "PUBREL").await?;
     // Idle for a while with the QoS 2 delivery unfinished (protocol time, not a wait for an
     // event); the session state must still be there.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -477,12 +430,10 @@ async fn state_kept_while_connected(ctx: Ctx) -> Outcome {
 // =====================================================================================
 
 async fn redeliver(ctx: Ctx, qos: QoS) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("redeliver");
         let mut s = persistent_subscriber(&ctx, "s", &t, qos).await?;
-        publish(&ctx, &mut ctx.connect("p").await?, &t, qos, 1, b"again").await?;
+        publisher_sent(&ctx, msg(&t, qos, 1, b"again")).await?;
         let first = precondition(
             recv_publish(&ctx, &mut s, &t, "the message").await,
             "the message was not delivered",
@@ -535,32 +486,17 @@ async fn redeliver_qos2(ctx: Ctx) -> Outcome {
 }
 
 async fn redeliver_pubrel(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("rel");
         let mut s = persistent_subscriber(&ctx, "s", &t, QoS::ExactlyOnce).await?;
-        publish(
-            &ctx,
-            &mut ctx.connect("p").await?,
-            &t,
-            QoS::ExactlyOnce,
-            1,
-            b"m",
-        )
-        .await?;
+        publisher_sent(&ctx, msg(&t, QoS::ExactlyOnce, 1, b"m")).await?;
         let m = precondition(
             recv_publish(&ctx, &mut s, &t, "the message").await,
             "the message was not delivered",
         )?;
         let id = m.packet_id;
-        s.send(Packet::PubRec(PubRec::new(id))).await?;
         precondition(
-            s.expect(ctx.patience(), "PUBREL", |x| match x {
-                Packet::PubRel(r) if r.packet_id == id => Some(()),
-                _ => None,
-            })
-            .await,
+            pubrec_until_pubrel(&ctx, &mut s, id, "PUBREL").await,
             "no PUBREL",
         )?;
         // No PUBCOMP: the connection is lost.
@@ -588,12 +524,11 @@ async fn redeliver_pubrel(ctx: Ctx) -> Outcome {
             other => return Err(Stop::fail(format!("PUBREL for id {id}"), describe(other))),
         }
         s.send(Packet::PubComp(PubComp::new(id))).await?;
-        let rest = drain(&mut s, ctx.quiet()).await?;
-        if let Some(x) = rest.iter().find(|x| matches!(x, Packet::Publish(_))) {
+        if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
             return Err(Stop::fail_at(
                 ctx.pick(v311!("MQTT-4.3.3-1"), v5!("MQTT-4.3.3-6")),
                 "no PUBLISH again once PUBREL was sent",
-                describe(x),
+                describe(&x),
             ));
         }
         s.disconnect().await
@@ -602,9 +537,7 @@ async fn redeliver_pubrel(ctx: Ctx) -> Outcome {
 }
 
 async fn redeliver_order(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("reorder");
         let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
         let mut p = ctx.connect("p").await?;
@@ -666,25 +599,15 @@ async fn redeliver_order(ctx: Ctx) -> Outcome {
 
 async fn no_resend_while_connected(ctx: Ctx) -> Outcome {
     let t = ctx.topic("noresend");
-    let mut s = ctx.connect("s").await?;
-    sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
-    publish(
-        &ctx,
-        &mut ctx.connect("p").await?,
-        &t,
-        QoS::AtLeastOnce,
-        1,
-        b"m",
-    )
-    .await?;
+    let mut s = subscriber(&ctx, &t, QoS::AtLeastOnce).await?;
+    publisher_sent(&ctx, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
     let m = recv_publish(&ctx, &mut s, &t, "the message").await?;
     // Not acknowledged; the connection stays open.
     let quiet = ctx.quiet() * 2;
-    let rest = drain(&mut s, quiet).await?;
-    if let Some(x) = rest.iter().find(|x| matches!(x, Packet::Publish(_))) {
+    if let Some(x) = drain_publish(&mut s, quiet).await? {
         return Err(Stop::fail(
             "no resend on the open connection (only on reconnection)",
-            describe(x),
+            describe(&x),
         ));
     }
     ack(&ctx, &mut s, &m).await?;
@@ -692,9 +615,7 @@ async fn no_resend_while_connected(ctx: Ctx) -> Outcome {
 }
 
 async fn failed_ack_not_resent(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("failack");
         let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
         let mut p = ctx.connect("p").await?;
@@ -753,16 +674,12 @@ async fn probe_session(ctx: &Ctx, label: &str) -> Result<bool, Stop> {
 }
 
 async fn expiry_elapsed(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("expired");
-        let (mut s, _) = ctx
-            .connect_with("s", |c| {
-                c.properties.session_expiry_interval = Some(1);
-            })
-            .await?;
-        sub(&ctx, &mut s, &t, QoS::AtLeastOnce).await?;
+        let s = subscriber_with(&ctx, "s", &t, QoS::AtLeastOnce, |c| {
+            c.properties.session_expiry_interval = Some(1);
+        })
+        .await?;
         s.disconnect().await?;
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let (mut s, a) = ctx
@@ -777,20 +694,11 @@ async fn expiry_elapsed(ctx: Ctx) -> Outcome {
                 "Session Present 1",
             ));
         }
-        publish(
-            &ctx,
-            &mut ctx.connect("p").await?,
-            &t,
-            QoS::AtLeastOnce,
-            1,
-            b"m",
-        )
-        .await?;
-        let got = drain(&mut s, ctx.quiet()).await?;
-        if let Some(x) = got.iter().find(|x| matches!(x, Packet::Publish(_))) {
+        publisher_sent(&ctx, msg(&t, QoS::AtLeastOnce, 1, b"m")).await?;
+        if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
             return Err(Stop::fail(
                 "no message: the expired session's subscription is gone",
-                describe(x),
+                describe(&x),
             ));
         }
         s.disconnect().await
@@ -799,11 +707,11 @@ async fn expiry_elapsed(ctx: Ctx) -> Outcome {
 }
 
 async fn expiry_absent(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
-        let (mut s, _) = ctx.connect_with("s", |c| c.clean_start = false).await?;
-        sub(&ctx, &mut s, &ctx.topic("gone"), QoS::AtMostOnce).await?;
+    cleaning(ctx, &["s"], |ctx| async move {
+        let s = subscriber_with(&ctx, "s", &ctx.topic("gone"), QoS::AtMostOnce, |c| {
+            c.clean_start = false
+        })
+        .await?;
         s.disconnect().await?;
         if probe_session(&ctx, "s").await? {
             return Err(Stop::fail(
@@ -823,11 +731,8 @@ async fn disconnect_with_expiry(c: &mut Client, secs: u32) -> Outcome {
 }
 
 async fn expiry_disconnect_shortens(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
-        let (mut s, _) = connect_persistent(&ctx, "s", true).await?;
-        sub(&ctx, &mut s, &ctx.topic("short"), QoS::AtMostOnce).await?;
+    cleaning(ctx, &["s"], |ctx| async move {
+        let mut s = persistent_subscriber(&ctx, "s", &ctx.topic("short"), QoS::AtMostOnce).await?;
         disconnect_with_expiry(&mut s, 1).await?;
         s.drop_connection().await;
         tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -843,13 +748,11 @@ async fn expiry_disconnect_shortens(ctx: Ctx) -> Outcome {
 }
 
 async fn expiry_disconnect_extends(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
-        let (mut s, _) = ctx
-            .connect_with("s", |c| c.properties.session_expiry_interval = Some(1))
-            .await?;
-        sub(&ctx, &mut s, &ctx.topic("long"), QoS::AtMostOnce).await?;
+    cleaning(ctx, &["s"], |ctx| async move {
+        let mut s = subscriber_with(&ctx, "s", &ctx.topic("long"), QoS::AtMostOnce, |c| {
+            c.properties.session_expiry_interval = Some(1)
+        })
+        .await?;
         disconnect_with_expiry(&mut s, 60).await?;
         s.drop_connection().await;
         tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -865,13 +768,13 @@ async fn expiry_disconnect_extends(ctx: Ctx) -> Outcome {
 }
 
 async fn expiry_zero_to_nonzero(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         // Clean Start 0 without a Session Expiry Interval: 0, the session ends with the
         // connection; setting 60 in DISCONNECT is a protocol error.
-        let (mut s, _) = ctx.connect_with("s", |c| c.clean_start = false).await?;
-        sub(&ctx, &mut s, &ctx.topic("z"), QoS::AtMostOnce).await?;
+        let mut s = subscriber_with(&ctx, "s", &ctx.topic("z"), QoS::AtMostOnce, |c| {
+            c.clean_start = false
+        })
+        .await?;
         disconnect_with_expiry(&mut s, 60).await?;
         let seen = drain(&mut s, ctx.quiet()).await?;
         for x in &seen {
@@ -946,9 +849,7 @@ async fn takeover_sends_0x8e(ctx: Ctx) -> Outcome {
 }
 
 async fn takeover_session_continues(ctx: Ctx) -> Outcome {
-    let c2 = ctx.clone();
-    cleaning(&ctx, &["s"], async move {
-        let ctx = c2;
+    cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("take");
         let old = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
         let (mut new, a) = connect_persistent(&ctx, "s", false).await?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use mqtt_codec::bytes::Bytes;
 use mqtt_codec::{
-    ConnAck, Packet, PacketType, Props, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish,
-    QoS, ReasonCode, Side, Subscribe, Subscription,
+    ConnAck, Connect, Packet, PacketType, Props, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
+    Publish, QoS, ReasonCode, Side, Subscribe, Subscription,
 };
 
 use mqtt_spec::StatementId;
@@ -78,6 +78,54 @@ pub(crate) async fn sub(ctx: &Ctx, c: &mut Client, filter: &str, qos: QoS) -> Re
             other.map(|c| c.0)
         ))),
     }
+}
+
+/// Connects `label` (its CONNECT edited by `edit`) and subscribes it to `filter` at `qos`.
+pub(crate) async fn subscriber_with(
+    ctx: &Ctx,
+    label: &str,
+    filter: &str,
+    qos: QoS,
+    edit: impl FnOnce(&mut Connect),
+) -> Result<Client, Stop> {
+    let (mut s, _) = ctx.connect_with(label, edit).await?;
+    sub(ctx, &mut s, filter, qos).await?;
+    Ok(s)
+}
+
+/// A subscriber "s" on `filter` at `qos`.
+pub(crate) async fn subscriber(ctx: &Ctx, filter: &str, qos: QoS) -> Result<Client, Stop> {
+    subscriber_with(ctx, "s", filter, qos, |_| {}).await
+}
+
+/// The usual cast: a subscriber "s" (its CONNECT edited by `edit`) on `filter` at `qos`, then
+/// a publisher "p", both connected. Returns (subscriber, publisher).
+pub(crate) async fn sub_and_pub_with(
+    ctx: &Ctx,
+    filter: &str,
+    qos: QoS,
+    edit: impl FnOnce(&mut Connect),
+) -> Result<(Client, Client), Stop> {
+    let s = subscriber_with(ctx, "s", filter, qos, edit).await?;
+    let p = ctx.connect("p").await?;
+    Ok((s, p))
+}
+
+/// [`sub_and_pub_with`] with the default CONNECT.
+pub(crate) async fn sub_and_pub(
+    ctx: &Ctx,
+    filter: &str,
+    qos: QoS,
+) -> Result<(Client, Client), Stop> {
+    sub_and_pub_with(ctx, filter, qos, |_| {}).await
+}
+
+/// Connects a publisher "p", sends `m` and completes its flow; returns the publisher, still
+/// connected.
+pub(crate) async fn publisher_sent(ctx: &Ctx, m: Publish) -> Result<Client, Stop> {
+    let mut p = ctx.connect("p").await?;
+    send_complete(ctx, &mut p, m).await?;
+    Ok(p)
 }
 
 /// Sends `m` and completes the publisher's side of its QoS flow (PUBACK, or PUBREC / PUBREL
@@ -169,6 +217,35 @@ pub(crate) async fn recv_publish(
     recv_on(c, ctx.patience(), topic, expected).await
 }
 
+/// The first PUBLISH on any topic within the patience.
+pub(crate) async fn recv_any_publish(
+    ctx: &Ctx,
+    c: &mut Client,
+    expected: &str,
+) -> Result<Publish, Stop> {
+    c.expect(ctx.patience(), expected, |p| match p {
+        Packet::Publish(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// The receiver's PUBREC for QoS 2 message `id`, then the server's PUBREL for it (the failure
+/// to see the PUBREL is returned as is: callers decide what it means).
+pub(crate) async fn pubrec_until_pubrel(
+    ctx: &Ctx,
+    c: &mut Client,
+    id: u16,
+    expected: &str,
+) -> Outcome {
+    c.send(Packet::PubRec(PubRec::new(id))).await?;
+    c.expect(ctx.patience(), expected, |p| match p {
+        Packet::PubRel(a) if a.packet_id == id => Some(()),
+        _ => None,
+    })
+    .await
+}
+
 /// Acknowledges a received PUBLISH as the subscriber (PUBACK, or PUBREC / PUBREL / PUBCOMP).
 pub(crate) async fn ack(ctx: &Ctx, c: &mut Client, m: &Publish) -> Result<(), Stop> {
     match m.qos {
@@ -176,18 +253,21 @@ pub(crate) async fn ack(ctx: &Ctx, c: &mut Client, m: &Publish) -> Result<(), St
         QoS::AtLeastOnce => c.send(Packet::PubAck(PubAck::new(m.packet_id))).await,
         QoS::ExactlyOnce => {
             let id = m.packet_id;
-            c.send(Packet::PubRec(PubRec::new(id))).await?;
             precondition(
-                c.expect(ctx.patience(), "PUBREL", |p| match p {
-                    Packet::PubRel(a) if a.packet_id == id => Some(()),
-                    _ => None,
-                })
-                .await,
+                pubrec_until_pubrel(ctx, c, id, "PUBREL").await,
                 "the server did not release a QoS 2 message",
             )?;
             c.send(Packet::PubComp(PubComp::new(id))).await
         }
     }
+}
+
+/// The first PUBLISH among the packets that arrive until nothing has come for `quiet`.
+pub(crate) async fn drain_publish(c: &mut Client, quiet: Duration) -> Result<Option<Packet>, Stop> {
+    Ok(drain(c, quiet)
+        .await?
+        .into_iter()
+        .find(|p| matches!(p, Packet::Publish(_))))
 }
 
 /// Every packet that arrives until nothing has come for `quiet` (or the connection closed).
@@ -221,6 +301,19 @@ pub(crate) async fn connect_persistent(
         }
     })
     .await
+}
+
+/// Connects `label` with a session that persists ([`connect_persistent`], clean) and
+/// subscribes it to `filter` at `qos`.
+pub(crate) async fn persistent_subscriber(
+    ctx: &Ctx,
+    label: &str,
+    filter: &str,
+    qos: QoS,
+) -> Result<Client, Stop> {
+    let (mut s, _) = connect_persistent(ctx, label, true).await?;
+    sub(ctx, &mut s, filter, qos).await?;
+    Ok(s)
 }
 
 /// Removes the session of `label` from the server (clean connect, then DISCONNECT); errors
