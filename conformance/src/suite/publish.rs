@@ -17,8 +17,8 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5, StatementId};
 
 use super::util::{
-    ack, connect_persistent, drain, drain_publish, end_session, expect_disconnect_code,
-    expect_error_close, expect_error_close_seen, msg, payloads, persistent_subscriber,
+    ack, connect_persistent, drain, drain_publish, end_session, expect_ack, expect_disconnect_code,
+    expect_error_close, expect_error_close_without, msg, payloads, persistent_subscriber,
     precondition, publish, publisher_sent, pubrec_until_pubrel, recv_any_publish, recv_on,
     recv_publish, send_complete, server_error_code, sub, sub_and_pub, sub_and_pub_with, sub_many,
     subscriber, subscriber_with,
@@ -640,26 +640,20 @@ async fn qos2_resend_not_duplicated(ctx: Ctx) -> Outcome {
     let first = msg(&t, QoS::ExactlyOnce, id, b"once");
     p.send(Packet::Publish(first.clone())).await?;
     precondition(
-        p.expect(ctx.patience(), "PUBREC", |x| match x {
-            Packet::PubRec(a) if a.packet_id == id => Some(()),
-            _ => None,
-        })
-        .await,
+        expect_ack(&ctx, &mut p, PacketType::PubRec, id, "PUBREC").await,
         "the first QoS 2 PUBLISH got no PUBREC",
     )?;
     let mut again = first;
     again.dup = true;
     p.send(Packet::Publish(again)).await?;
-    let rc = p
-        .expect(
-            ctx.patience(),
-            "another PUBREC for the resent PUBLISH (id 5)",
-            |x| match x {
-                Packet::PubRec(a) if a.packet_id == id => Some(a.reason_code),
-                _ => None,
-            },
-        )
-        .await?;
+    let rc = expect_ack(
+        &ctx,
+        &mut p,
+        PacketType::PubRec,
+        id,
+        "another PUBREC for the resent PUBLISH (id 5)",
+    )
+    .await?;
     if rc.0 >= 0x80 {
         return Err(Stop::fail(
             "PUBREC with a success code for the resent PUBLISH",
@@ -668,11 +662,7 @@ async fn qos2_resend_not_duplicated(ctx: Ctx) -> Outcome {
     }
     p.send(Packet::PubRel(PubRel::new(id))).await?;
     precondition(
-        p.expect(ctx.patience(), "PUBCOMP", |x| match x {
-            Packet::PubComp(a) if a.packet_id == id => Some(()),
-            _ => None,
-        })
-        .await,
+        expect_ack(&ctx, &mut p, PacketType::PubComp, id, "PUBCOMP").await,
         "no PUBCOMP",
     )?;
     let m = recv_publish(&ctx, &mut s, &t, "the message, once").await?;
@@ -1011,21 +1001,15 @@ async fn order(ctx: Ctx, qos: QoS) -> Outcome {
         let id = i + 1;
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => precondition(
-                p.expect(ctx.patience(), "PUBACK", |x| match x {
-                    Packet::PubAck(a) if a.packet_id == id => Some(()),
-                    _ => None,
-                })
-                .await,
-                "publishing",
-            )?,
+            QoS::AtLeastOnce => {
+                precondition(
+                    expect_ack(&ctx, &mut p, PacketType::PubAck, id, "PUBACK").await,
+                    "publishing",
+                )?;
+            }
             QoS::ExactlyOnce => {
                 precondition(
-                    p.expect(ctx.patience(), "PUBREC", |x| match x {
-                        Packet::PubRec(a) if a.packet_id == id => Some(()),
-                        _ => None,
-                    })
-                    .await,
+                    expect_ack(&ctx, &mut p, PacketType::PubRec, id, "PUBREC").await,
                     "publishing",
                 )?;
                 p.send(Packet::PubRel(PubRel::new(id))).await?;
@@ -1099,21 +1083,20 @@ async fn pubrel_flags_close(ctx: Ctx) -> Outcome {
     c.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 4, b"x")))
         .await?;
     precondition(
-        c.expect(ctx.patience(), "PUBREC", |x| match x {
-            Packet::PubRec(a) if a.packet_id == 4 => Some(()),
-            _ => None,
-        })
-        .await,
+        expect_ack(&ctx, &mut c, PacketType::PubRec, 4, "PUBREC").await,
         "no PUBREC",
     )?;
     let raw = RawPacket::from_packet(&Packet::PubRel(PubRel::new(4)), ctx.version()).flags(0);
     c.send_raw("PUBREL with flags 0000", &raw.to_bytes())
         .await?;
-    let seen = expect_error_close_seen(&ctx, &mut c, &[0x81]).await?;
-    if let Some(b) = seen.before.iter().find(|b| b.starts_with("PUBCOMP")) {
-        return Err(Stop::fail("no PUBCOMP for a malformed PUBREL", b.clone()));
-    }
-    Ok(())
+    expect_error_close_without(
+        &ctx,
+        &mut c,
+        &[0x81],
+        "PUBCOMP",
+        "no PUBCOMP for a malformed PUBREL",
+    )
+    .await
 }
 
 async fn wildcard_topic_closes(ctx: Ctx) -> Outcome {
@@ -1373,12 +1356,7 @@ async fn expiry_qos2_receiver_completes(ctx: Ctx) -> Outcome {
     )?;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     c.send(Packet::PubRel(PubRel::new(8))).await?;
-    let rc = c
-        .expect(ctx.patience(), "PUBCOMP for id 8", |x| match x {
-            Packet::PubComp(a) if a.packet_id == 8 => Some(a.reason_code),
-            _ => None,
-        })
-        .await?;
+    let rc = expect_ack(&ctx, &mut c, PacketType::PubComp, 8, "PUBCOMP for id 8").await?;
     if rc.0 != 0 {
         return Err(Stop::fail(
             "PUBCOMP rc=0x00 (the exchange is completed after the expiry)",
@@ -1544,10 +1522,13 @@ async fn flow_other_packets(ctx: Ctx) -> Outcome {
         b"x",
     )))
     .await?;
-    s.expect(ctx.patience(), "PUBACK while the quota is 0", |x| match x {
-        Packet::PubAck(a) if a.packet_id == 0x0778 => Some(()),
-        _ => None,
-    })
+    expect_ack(
+        &ctx,
+        &mut s,
+        PacketType::PubAck,
+        0x0778,
+        "PUBACK while the quota is 0",
+    )
     .await?;
     ack(&ctx, &mut s, &first).await?;
     let second = precondition(
@@ -1639,16 +1620,14 @@ async fn alias_client_mapping(ctx: Ctx) -> Outcome {
         let m = aliased(topic, *alias, i as u16 + 1, payload);
         p.send(Packet::Publish(m)).await?;
         let id = i as u16 + 1;
-        let rc = p
-            .expect(
-                ctx.patience(),
-                &format!("PUBACK for the message with Topic Alias {alias}"),
-                |x| match x {
-                    Packet::PubAck(a) if a.packet_id == id => Some(a.reason_code),
-                    _ => None,
-                },
-            )
-            .await?;
+        let rc = expect_ack(
+            &ctx,
+            &mut p,
+            PacketType::PubAck,
+            id,
+            &format!("PUBACK for the message with Topic Alias {alias}"),
+        )
+        .await?;
         if rc.0 >= 0x80 {
             return Err(Stop::fail(
                 format!("the message with Topic Alias {alias} accepted"),
@@ -1704,14 +1683,14 @@ async fn alias_above_maximum_code(ctx: Ctx) -> Outcome {
 
 async fn alias_above_maximum(ctx: Ctx) -> Outcome {
     let mut c = alias_above(&ctx).await?;
-    let seen = expect_error_close_seen(&ctx, &mut c, &[0x94]).await?;
-    if let Some(b) = seen.before.iter().find(|b| b.starts_with("PUBACK")) {
-        return Err(Stop::fail(
-            "no PUBACK for an invalid Topic Alias",
-            b.clone(),
-        ));
-    }
-    Ok(())
+    expect_error_close_without(
+        &ctx,
+        &mut c,
+        &[0x94],
+        "PUBACK",
+        "no PUBACK for an invalid Topic Alias",
+    )
+    .await
 }
 
 async fn alias_zero(ctx: Ctx) -> Outcome {
@@ -1720,11 +1699,14 @@ async fn alias_zero(ctx: Ctx) -> Outcome {
     let raw = RawPacket::from_packet(&Packet::Publish(m), ctx.version());
     c.send_raw("PUBLISH with Topic Alias 0", &raw.to_bytes())
         .await?;
-    let seen = expect_error_close_seen(&ctx, &mut c, &[0x94]).await?;
-    if let Some(b) = seen.before.iter().find(|b| b.starts_with("PUBACK")) {
-        return Err(Stop::fail("no PUBACK for Topic Alias 0", b.clone()));
-    }
-    Ok(())
+    expect_error_close_without(
+        &ctx,
+        &mut c,
+        &[0x94],
+        "PUBACK",
+        "no PUBACK for Topic Alias 0",
+    )
+    .await
 }
 
 async fn alias_per_connection(ctx: Ctx) -> Outcome {
@@ -2029,14 +2011,14 @@ async fn mps_client_exceeds_code(ctx: Ctx) -> Outcome {
 
 async fn mps_client_exceeds(ctx: Ctx) -> Outcome {
     let mut c = mps_exceed(&ctx).await?;
-    let seen = expect_error_close_seen(&ctx, &mut c, &[0x95]).await?;
-    if let Some(b) = seen.before.iter().find(|b| b.starts_with("PUBACK")) {
-        return Err(Stop::fail(
-            "no PUBACK for a packet over the limit",
-            b.clone(),
-        ));
-    }
-    Ok(())
+    expect_error_close_without(
+        &ctx,
+        &mut c,
+        &[0x95],
+        "PUBACK",
+        "no PUBACK for a packet over the limit",
+    )
+    .await
 }
 
 /// Connects and sends a QoS 1 PUBLISH a few bytes larger than the server's Maximum Packet
@@ -2166,10 +2148,13 @@ async fn failed_pubrec_then_new(ctx: Ctx) -> Outcome {
     for m in refusals {
         p.send(Packet::Publish(m)).await?;
         let rc = precondition(
-            p.expect(ctx.patience(), "PUBREC for packet id 7", |x| match x {
-                Packet::PubRec(a) if a.packet_id == 7 => Some(a.reason_code),
-                _ => None,
-            })
+            expect_ack(
+                &ctx,
+                &mut p,
+                PacketType::PubRec,
+                7,
+                "PUBREC for packet id 7",
+            )
             .await,
             "no PUBREC",
         )?;
@@ -2194,12 +2179,14 @@ async fn failed_pubrec_then_new(ctx: Ctx) -> Outcome {
     // The same packet identifier again, a valid message: a new message.
     p.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 7, b"second")))
         .await?;
-    let rc = p
-        .expect(ctx.patience(), "PUBREC for the new message", |x| match x {
-            Packet::PubRec(a) if a.packet_id == 7 => Some(a.reason_code),
-            _ => None,
-        })
-        .await?;
+    let rc = expect_ack(
+        &ctx,
+        &mut p,
+        PacketType::PubRec,
+        7,
+        "PUBREC for the new message",
+    )
+    .await?;
     if rc.0 >= 0x80 {
         return Err(Stop::fail(
             "the new message accepted (PUBREC below 0x80)",

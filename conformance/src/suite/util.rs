@@ -128,6 +128,26 @@ pub(crate) async fn publisher_sent(ctx: &Ctx, m: Publish) -> Result<Client, Stop
     Ok(p)
 }
 
+/// The first PUBACK, PUBREC or PUBCOMP (`kind`) for packet `id` (other packets are kept);
+/// returns its reason code.
+pub(crate) async fn expect_ack(
+    ctx: &Ctx,
+    c: &mut Client,
+    kind: PacketType,
+    id: u16,
+    expected: &str,
+) -> Result<ReasonCode, Stop> {
+    c.expect(ctx.patience(), expected, |p| match p {
+        Packet::PubAck(a) if kind == PacketType::PubAck && a.packet_id == id => Some(a.reason_code),
+        Packet::PubRec(a) if kind == PacketType::PubRec && a.packet_id == id => Some(a.reason_code),
+        Packet::PubComp(a) if kind == PacketType::PubComp && a.packet_id == id => {
+            Some(a.reason_code)
+        }
+        _ => None,
+    })
+    .await
+}
+
 /// Sends `m` and completes the publisher's side of its QoS flow (PUBACK, or PUBREC / PUBREL
 /// / PUBCOMP). Anything going wrong is inconclusive: this is a precondition.
 pub(crate) async fn send_complete(ctx: &Ctx, c: &mut Client, m: Publish) -> Result<(), Stop> {
@@ -138,11 +158,7 @@ pub(crate) async fn send_complete(ctx: &Ctx, c: &mut Client, m: Publish) -> Resu
         QoS::AtMostOnce => Ok(()),
         QoS::AtLeastOnce => {
             let rc = precondition(
-                c.expect(ctx.patience(), "PUBACK", |p| match p {
-                    Packet::PubAck(a) if a.packet_id == id => Some(a.reason_code),
-                    _ => None,
-                })
-                .await,
+                expect_ack(ctx, c, PacketType::PubAck, id, "PUBACK").await,
                 "publishing a QoS 1 message failed",
             )?;
             if rc.0 >= 0x80 {
@@ -155,11 +171,7 @@ pub(crate) async fn send_complete(ctx: &Ctx, c: &mut Client, m: Publish) -> Resu
         }
         QoS::ExactlyOnce => {
             let rc = precondition(
-                c.expect(ctx.patience(), "PUBREC", |p| match p {
-                    Packet::PubRec(a) if a.packet_id == id => Some(a.reason_code),
-                    _ => None,
-                })
-                .await,
+                expect_ack(ctx, c, PacketType::PubRec, id, "PUBREC").await,
                 "publishing a QoS 2 message failed",
             )?;
             if rc.0 >= 0x80 {
@@ -170,11 +182,9 @@ pub(crate) async fn send_complete(ctx: &Ctx, c: &mut Client, m: Publish) -> Resu
             }
             c.send(Packet::PubRel(PubRel::new(id))).await?;
             precondition(
-                c.expect(ctx.patience(), "PUBCOMP", |p| match p {
-                    Packet::PubComp(a) if a.packet_id == id => Some(()),
-                    _ => None,
-                })
-                .await,
+                expect_ack(ctx, c, PacketType::PubComp, id, "PUBCOMP")
+                    .await
+                    .map(|_| ()),
                 "completing a QoS 2 message failed",
             )
         }
@@ -368,6 +378,22 @@ pub(crate) async fn expect_error_close_seen(
         }
     }
     Ok(seen)
+}
+
+/// [`expect_error_close`], and no packet named `answer` (`"PUBACK"`) among those seen before
+/// the close: the offending packet was not accepted (else a failure expecting `expected`).
+pub(crate) async fn expect_error_close_without(
+    ctx: &Ctx,
+    c: &mut Client,
+    named: &[u8],
+    answer: &str,
+    expected: &str,
+) -> Outcome {
+    let seen = expect_error_close_seen(ctx, c, named).await?;
+    if let Some(b) = seen.before.iter().find(|b| b.starts_with(answer)) {
+        return Err(Stop::fail(expected, b.clone()));
+    }
+    Ok(())
 }
 
 /// `0x81/0x82` for a list of codes.
