@@ -1791,27 +1791,19 @@ async fn alias_server_within(ctx: Ctx) -> Outcome {
     let mut order = Vec::new();
     for round in 0..2 {
         for t in &topics {
-            publish(
-                &ctx,
-                &mut p,
-                t,
-                QoS::AtMostOnce,
-                0,
-                format!("{round}").as_bytes(),
-            )
-            .await?;
-            order.push(t.clone());
             // Twice in a row on the same topic, so that an alias would be worth using.
-            publish(
-                &ctx,
-                &mut p,
-                t,
-                QoS::AtMostOnce,
-                0,
-                format!("{round}").as_bytes(),
-            )
-            .await?;
-            order.push(t.clone());
+            for _ in 0..2 {
+                publish(
+                    &ctx,
+                    &mut p,
+                    t,
+                    QoS::AtMostOnce,
+                    0,
+                    format!("{round}").as_bytes(),
+                )
+                .await?;
+                order.push(t.clone());
+            }
         }
     }
     let mut map: std::collections::BTreeMap<u16, String> = Default::default();
@@ -1908,6 +1900,47 @@ async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
     s.disconnect().await
 }
 
+/// The properties of a PUBACK, PUBREC, PUBREL or PUBCOMP.
+fn ack_properties(p: &Packet) -> Option<&Props> {
+    match p {
+        Packet::PubAck(a) => Some(&a.properties),
+        Packet::PubRec(a) => Some(&a.properties),
+        Packet::PubRel(a) => Some(&a.properties),
+        Packet::PubComp(a) => Some(&a.properties),
+        _ => None,
+    }
+}
+
+/// Sends, on `t` (a topic without subscribers), a QoS 1 and a QoS 2 PUBLISH, the PUBREL of
+/// the latter, a PUBREL for an unknown id and a PINGREQ: answers that often carry a reason
+/// string (0x10 No matching subscribers, PUBCOMP 0x92). Returns what came before the
+/// PINGRESP; an incomplete exchange is inconclusive.
+async fn acks_exchange(
+    ctx: &Ctx,
+    c: &mut Client,
+    t: &str,
+    expected: &str,
+) -> Result<Vec<Packet>, Stop> {
+    c.send(Packet::Publish(msg(t, QoS::AtLeastOnce, 1, b"x")))
+        .await?;
+    c.send(Packet::Publish(msg(t, QoS::ExactlyOnce, 2, b"x")))
+        .await?;
+    c.send(Packet::PubRel(PubRel::new(2))).await?;
+    c.send(Packet::PubRel(PubRel::new(0x7777))).await?;
+    c.send(Packet::PingReq).await?;
+    let mut seen = Vec::new();
+    loop {
+        let p = precondition(
+            c.recv(ctx.patience(), expected).await,
+            "the exchange did not complete",
+        )?;
+        if p == Packet::PingResp {
+            return Ok(seen);
+        }
+        seen.push(p);
+    }
+}
+
 /// Checks that each packet fits `limit`; names the statement of the packet's type.
 fn check_fits(ctx: &Ctx, ps: &[Packet], limit: u32) -> Outcome {
     for p in ps {
@@ -1922,14 +1955,7 @@ fn check_fits(ctx: &Ctx, ps: &[Packet], limit: u32) -> Outcome {
             PacketType::PubComp => (v5!("MQTT-3.7.2-2"), v5!("MQTT-3.7.2-3")),
             _ => (v5!("MQTT-3.1.2-24"), v5!("MQTT-3.1.2-24")),
         };
-        let props = match p {
-            Packet::PubAck(a) => Some(&a.properties),
-            Packet::PubRec(a) => Some(&a.properties),
-            Packet::PubRel(a) => Some(&a.properties),
-            Packet::PubComp(a) => Some(&a.properties),
-            _ => None,
-        };
-        let statement = match props {
+        let statement = match ack_properties(p) {
             Some(pr) if pr.reason_string.is_none() && !pr.user_properties.is_empty() => up,
             _ => rs,
         };
@@ -1948,30 +1974,7 @@ async fn mps_acks_fit(ctx: Ctx) -> Outcome {
         .connect_with("a", |c| c.properties.maximum_packet_size = Some(limit))
         .await?;
     let t = ctx.topic("nobody/listens");
-    // QoS 1 and 2 to a topic without subscribers (0x10 No matching subscribers, often with
-    // a reason string), and a PUBREL for an unknown id (PUBCOMP 0x92).
-    c.send(Packet::Publish(msg(&t, QoS::AtLeastOnce, 1, b"x")))
-        .await?;
-    c.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 2, b"x")))
-        .await?;
-    c.send(Packet::PubRel(PubRel::new(2))).await?;
-    c.send(Packet::PubRel(PubRel::new(0x7777))).await?;
-    c.send(Packet::PingReq).await?;
-    let mut seen = Vec::new();
-    let mut got_ping = false;
-    while !got_ping {
-        let p = c
-            .recv(ctx.patience(), "PUBACK, PUBREC, PUBCOMP(s) and PINGRESP")
-            .await
-            .map_err(|e| match e {
-                Stop::Fail { observed, .. } => {
-                    Stop::Inconclusive(format!("the exchange did not complete: {observed}"))
-                }
-                other => other,
-            })?;
-        got_ping = p == Packet::PingResp;
-        seen.push(p);
-    }
+    let seen = acks_exchange(&ctx, &mut c, &t, "PUBACK, PUBREC, PUBCOMP(s) and PINGRESP").await?;
     check_fits(&ctx, &seen, limit)?;
     c.disconnect().await
 }
@@ -2056,34 +2059,10 @@ async fn rpi_acks_bare(ctx: Ctx) -> Outcome {
         })
         .await?;
     let t = ctx.topic("nobody/here");
-    // Answers that often carry a reason string: 0x10 No matching subscribers, and PUBCOMP
-    // 0x92 for a PUBREL with an unknown id.
-    c.send(Packet::Publish(msg(&t, QoS::AtLeastOnce, 1, b"x")))
-        .await?;
-    c.send(Packet::Publish(msg(&t, QoS::ExactlyOnce, 2, b"x")))
-        .await?;
-    c.send(Packet::PubRel(PubRel::new(2))).await?;
-    c.send(Packet::PubRel(PubRel::new(0x7777))).await?;
-    c.send(Packet::PingReq).await?;
-    let mut seen = Vec::new();
-    loop {
-        let p = precondition(
-            c.recv(ctx.patience(), "PUBACK, PUBREC, PUBCOMPs and PINGRESP")
-                .await,
-            "the exchange did not complete",
-        )?;
-        if p == Packet::PingResp {
-            break;
-        }
-        seen.push(p);
-    }
+    let seen = acks_exchange(&ctx, &mut c, &t, "PUBACK, PUBREC, PUBCOMPs and PINGRESP").await?;
     for p in &seen {
-        let props = match p {
-            Packet::PubAck(a) => &a.properties,
-            Packet::PubRec(a) => &a.properties,
-            Packet::PubRel(a) => &a.properties,
-            Packet::PubComp(a) => &a.properties,
-            _ => continue,
+        let Some(props) = ack_properties(p) else {
+            continue;
         };
         if props.reason_string.is_some() || !props.user_properties.is_empty() {
             return Err(Stop::fail(
