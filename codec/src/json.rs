@@ -183,129 +183,45 @@ fn ack(
     props(put, "properties", p);
 }
 
-/// The non-empty properties as an object keyed by the property's name in the standard.
+/// The non-empty properties as an object keyed by the property's name in the standard, in the
+/// codec's own property walk (so a new property needs no change here). Flags are booleans;
+/// the repeatable User Property and Subscription Identifier are arrays.
 fn props(put: &mut impl FnMut(&str, Value), key: &str, p: &Properties) {
+    use crate::property::Value as V;
+    use crate::PropertyId as P;
     if p.is_empty() {
         return;
     }
     let mut m = Map::new();
-    let mut set = |k: &str, v: Value| {
-        m.insert(k.to_owned(), v);
-    };
-    let s = |x: &Option<crate::ByteStr>| x.as_ref().map(|v| json!(&**v));
-    let opt = |k: &str, v: Option<Value>, set: &mut dyn FnMut(&str, Value)| {
-        if let Some(v) = v {
-            set(k, v);
+    p.for_each(|id, v| {
+        let flag = matches!(
+            id,
+            P::REQUEST_PROBLEM_INFORMATION
+                | P::REQUEST_RESPONSE_INFORMATION
+                | P::RETAIN_AVAILABLE
+                | P::WILDCARD_SUBSCRIPTION_AVAILABLE
+                | P::SUBSCRIPTION_IDENTIFIER_AVAILABLE
+                | P::SHARED_SUBSCRIPTION_AVAILABLE
+        );
+        let value = match v {
+            V::Byte(b) if flag => json!(b != 0),
+            V::Byte(b) => json!(b),
+            V::Two(x) => json!(x),
+            V::Four(x) | V::Vbi(x) => json!(x),
+            V::Str(s) => json!(&**s),
+            V::Bin(b) => bin(b),
+            V::Pair(k, v) => json!([&**k, &**v]),
+        };
+        let name = id.name().unwrap_or("unknown").to_owned();
+        if matches!(id, P::USER_PROPERTY | P::SUBSCRIPTION_IDENTIFIER) {
+            match m.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(list) => list.push(value),
+                other => *other = value,
+            }
+        } else {
+            m.insert(name, value);
         }
-    };
-    opt(
-        "Payload Format Indicator",
-        p.payload_format_indicator.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Message Expiry Interval",
-        p.message_expiry_interval.map(|v| json!(v)),
-        &mut set,
-    );
-    opt("Content Type", s(&p.content_type), &mut set);
-    opt("Response Topic", s(&p.response_topic), &mut set);
-    opt(
-        "Correlation Data",
-        p.correlation_data.as_deref().map(bin),
-        &mut set,
-    );
-    if !p.subscription_identifiers.is_empty() {
-        set("Subscription Identifier", json!(p.subscription_identifiers));
-    }
-    opt(
-        "Session Expiry Interval",
-        p.session_expiry_interval.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Assigned Client Identifier",
-        s(&p.assigned_client_identifier),
-        &mut set,
-    );
-    opt(
-        "Server Keep Alive",
-        p.server_keep_alive.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Authentication Method",
-        s(&p.authentication_method),
-        &mut set,
-    );
-    opt(
-        "Authentication Data",
-        p.authentication_data.as_deref().map(bin),
-        &mut set,
-    );
-    opt(
-        "Request Problem Information",
-        p.request_problem_information.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Will Delay Interval",
-        p.will_delay_interval.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Request Response Information",
-        p.request_response_information.map(|v| json!(v)),
-        &mut set,
-    );
-    opt("Response Information", s(&p.response_information), &mut set);
-    opt("Server Reference", s(&p.server_reference), &mut set);
-    opt("Reason String", s(&p.reason_string), &mut set);
-    opt(
-        "Receive Maximum",
-        p.receive_maximum.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Topic Alias Maximum",
-        p.topic_alias_maximum.map(|v| json!(v)),
-        &mut set,
-    );
-    opt("Topic Alias", p.topic_alias.map(|v| json!(v)), &mut set);
-    opt("Maximum QoS", p.maximum_qos.map(qos), &mut set);
-    opt(
-        "Retain Available",
-        p.retain_available.map(|v| json!(v)),
-        &mut set,
-    );
-    if !p.user_properties.is_empty() {
-        let pairs: Vec<Value> = p
-            .user_properties
-            .iter()
-            .map(|(k, v)| json!([&**k, &**v]))
-            .collect();
-        set("User Property", Value::Array(pairs));
-    }
-    opt(
-        "Maximum Packet Size",
-        p.maximum_packet_size.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Wildcard Subscription Available",
-        p.wildcard_subscription_available.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Subscription Identifier Available",
-        p.subscription_identifier_available.map(|v| json!(v)),
-        &mut set,
-    );
-    opt(
-        "Shared Subscription Available",
-        p.shared_subscription_available.map(|v| json!(v)),
-        &mut set,
-    );
+    });
     put(key, Value::Object(m));
 }
 
