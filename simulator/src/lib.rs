@@ -8,7 +8,7 @@
 //! - [`check`] states the invariants, each naming its statement id.
 //! - [`target::SimulatedTarget`] lets the conformance suite run inside a simulation.
 //!
-//! Determinism: no `enable_tokio_io`, turmoil host names only, ordered maps only, `biased;` in
+//! Determinism: turmoil never reaches the real network (no real tokio IO), turmoil host names only, ordered maps only, `biased;` in
 //! every `select!`, a pinned epoch, and every random choice drawn from the seed.
 #![forbid(unsafe_code)]
 
