@@ -8,14 +8,15 @@
 //! Every wait has a deadline. A subscriber is known to be subscribed when it prints the
 //! retained message published before it started; live messages are published only then.
 
+mod interop_common;
+use interop_common::start_broker;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use mqtt_broker_model::serve::{serve, SharedBroker};
-use mqtt_broker_model::Config;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -38,25 +39,6 @@ fn tools_present() -> bool {
         eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
     }
     found
-}
-
-struct Broker {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start_broker() -> Broker {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(
-        listener,
-        SharedBroker::new(Config::default(), 13),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Broker { addr, _stop: stop }
 }
 
 /// `-V` values of the mosquitto clients.
@@ -161,7 +143,7 @@ impl Subscriber {
 
 /// Retained, QoS 0/1/2, `publisher` and `subscriber` speaking the given versions.
 async fn pub_sub(pub_version: &str, sub_version: &str) {
-    let broker = start_broker().await;
+    let broker = start_broker(13).await;
     let root = format!("mq/{pub_version}-{sub_version}");
     let retained = format!("{root}/retained");
     publish(
@@ -219,7 +201,7 @@ async fn mosquitto_retained_deleted_by_empty_payload() {
     if !tools_present() {
         return;
     }
-    let broker = start_broker().await;
+    let broker = start_broker(13).await;
     publish(
         broker.addr,
         V5,
@@ -243,7 +225,7 @@ async fn mosquitto_retained_deleted_by_empty_payload() {
 
 /// A will is published when its client vanishes without DISCONNECT (killed here).
 async fn will_on_kill(version: &str) {
-    let broker = start_broker().await;
+    let broker = start_broker(13).await;
     publish(
         broker.addr,
         version,
@@ -291,7 +273,7 @@ async fn mosquitto_will_v5() {
 /// A persistent session (`-c`) keeps its subscription and gets the QoS 1 message published
 /// while it was away.
 async fn session_resumption(version: &str) {
-    let broker = start_broker().await;
+    let broker = start_broker(13).await;
     let setup = subscribe(
         broker.addr,
         version,

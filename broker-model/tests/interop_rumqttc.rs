@@ -5,34 +5,15 @@
 //! Every wait has a deadline. To show that something did *not* arrive, a marker message is
 //! published afterwards on the same path: the first message seen must be the marker.
 
+mod interop_common;
+use interop_common::start_broker;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mqtt_broker_model::serve::{serve, SharedBroker};
-use mqtt_broker_model::Config;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 const DEADLINE: Duration = Duration::from_secs(10);
-
-/// A broker serving 127.0.0.1 on a free port, stopped when dropped.
-struct Broker {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start_broker() -> Broker {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(
-        listener,
-        SharedBroker::new(Config::default(), 11),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Broker { addr, _stop: stop }
-}
 
 /// What a client's event loop reported: a packet from the broker, or the end of the connection.
 #[derive(Debug)]
@@ -157,7 +138,7 @@ mod v311 {
 
     #[tokio::test]
     async fn qos_0_1_2_round_trip() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (sub, mut sub_in) = client(broker.addr, "v4-sub", |_| {});
         connack(&mut sub_in).await;
         sub.subscribe("v4/q/+", QoS::ExactlyOnce).await.unwrap();
@@ -201,7 +182,7 @@ mod v311 {
 
     #[tokio::test]
     async fn subscription_qos_caps_delivery() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (sub, mut sub_in) = client(broker.addr, "v4-cap", |_| {});
         connack(&mut sub_in).await;
         sub.subscribe("v4/cap", QoS::AtLeastOnce).await.unwrap();
@@ -217,7 +198,7 @@ mod v311 {
 
     #[tokio::test]
     async fn retained_store_replace_delete() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (publ, mut pub_in) = client(broker.addr, "v4-ret-pub", |_| {});
         connack(&mut pub_in).await;
         publ.publish("v4/r/a", QoS::AtLeastOnce, true, "old")
@@ -261,7 +242,7 @@ mod v311 {
 
     #[tokio::test]
     async fn will_on_abrupt_loss_not_on_disconnect() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (obs, mut obs_in) = client(broker.addr, "v4-will-obs", |_| {});
         connack(&mut obs_in).await;
         obs.subscribe("v4/will/#", QoS::AtLeastOnce).await.unwrap();
@@ -301,7 +282,7 @@ mod v311 {
 
     #[tokio::test]
     async fn session_resumes_with_queued_message() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let persistent = |o: &mut MqttOptions| {
             o.set_clean_session(false);
         };
@@ -335,7 +316,7 @@ mod v311 {
     /// session reconnects [MQTT-4.4.0-1] [MQTT-3.3.1-1].
     #[tokio::test]
     async fn unacknowledged_message_redelivered_with_dup() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (c, mut c_in) = client(broker.addr, "v4-dup", |o| {
             o.set_clean_session(false);
             o.set_manual_acks(true);
@@ -438,7 +419,7 @@ mod v5 {
 
     #[tokio::test]
     async fn qos_0_1_2_round_trip() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (sub, mut sub_in) = client(broker.addr, "v5-sub", |_| {});
         connack(&mut sub_in).await;
         sub.subscribe("v5/q/+", QoS::ExactlyOnce).await.unwrap();
@@ -477,7 +458,7 @@ mod v5 {
 
     #[tokio::test]
     async fn retained_delivered_on_subscribe() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (publ, mut pub_in) = client(broker.addr, "v5-ret-pub", |_| {});
         connack(&mut pub_in).await;
         publ.publish("v5/r/a", QoS::AtLeastOnce, true, "kept")
@@ -499,7 +480,7 @@ mod v5 {
 
     #[tokio::test]
     async fn will_on_abrupt_loss_not_on_disconnect() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let (obs, mut obs_in) = client(broker.addr, "v5-will-obs", |_| {});
         connack(&mut obs_in).await;
         obs.subscribe("v5/will/#", QoS::AtLeastOnce).await.unwrap();
@@ -547,7 +528,7 @@ mod v5 {
 
     #[tokio::test]
     async fn session_resumes_with_queued_message() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let persistent = |o: &mut MqttOptions| {
             o.set_clean_start(false);
             o.set_session_expiry_interval(Some(300));
@@ -579,7 +560,7 @@ mod v5 {
     /// resumed [MQTT-4.4.0-1] [MQTT-3.3.1-1].
     #[tokio::test]
     async fn unacknowledged_message_redelivered_with_dup() {
-        let broker = start_broker().await;
+        let broker = start_broker(11).await;
         let persistent = |o: &mut MqttOptions| {
             o.set_clean_start(false);
             o.set_session_expiry_interval(Some(300));

@@ -17,7 +17,7 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5};
 use tokio::time::Instant;
 
-use super::util::{connect_persistent, server_error_code};
+use super::util::{connect_persistent, optional_properties_fit, server_error_code, wire_len};
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
@@ -180,12 +180,6 @@ fn parse_connack(bytes: &[u8]) -> Option<(ConnAck, ProtocolVersion)> {
         }
     }
     None
-}
-
-fn encoded_len(p: &Packet, v: ProtocolVersion) -> usize {
-    let mut b = bytes::BytesMut::new();
-    p.encode_unchecked(v, &mut b);
-    b.len()
 }
 
 fn connect_bytes(ctx: &Ctx, c: Connect) -> Vec<u8> {
@@ -801,7 +795,7 @@ async fn maximum_packet_size(ctx: Ctx) -> Outcome {
         let left = deadline.saturating_duration_since(Instant::now());
         match sub.next(left).await? {
             Some(Incoming::Packet(p)) => {
-                let len = encoded_len(&p, ProtocolVersion::V5);
+                let len = wire_len(&p, ProtocolVersion::V5);
                 if len > limit as usize {
                     return Err(Stop::fail(
                         format!("no packet larger than the client's Maximum Packet Size {limit}"),
@@ -1545,22 +1539,8 @@ async fn connack_within_maximum_packet_size(ctx: Ctx) -> Outcome {
             e.summary()
         )));
     };
-    let len = encoded_len(&Packet::ConnAck(a.clone()), ProtocolVersion::V5);
-    if len > limit as usize {
-        if a.properties.reason_string.is_some() {
-            return Err(Stop::fail(
-                format!("no Reason String that makes the CONNACK exceed {limit} bytes"),
-                format!("a CONNACK of {len} bytes with a Reason String"),
-            ));
-        }
-        if !a.properties.user_properties.is_empty() {
-            return Err(Stop::fail_at(
-                v5!("MQTT-3.2.2-20"),
-                format!("no User Property that makes the CONNACK exceed {limit} bytes"),
-                format!("a CONNACK of {len} bytes with User Properties"),
-            ));
-        }
-    }
+    let len = wire_len(&Packet::ConnAck(a.clone()), ProtocolVersion::V5);
+    optional_properties_fit("CONNACK", len, limit, &a.properties, v5!("MQTT-3.2.2-20"))?;
     Ok(())
 }
 
@@ -1833,22 +1813,14 @@ async fn disconnect_within_maximum_packet_size(ctx: Ctx) -> Outcome {
             e.summary()
         )));
     };
-    let len = encoded_len(&Packet::Disconnect(d.clone()), ProtocolVersion::V5);
-    if len > limit as usize {
-        if d.properties.reason_string.is_some() {
-            return Err(Stop::fail(
-                format!("no Reason String that makes the DISCONNECT exceed {limit} bytes"),
-                format!("a DISCONNECT of {len} bytes with a Reason String"),
-            ));
-        }
-        if !d.properties.user_properties.is_empty() {
-            return Err(Stop::fail_at(
-                v5!("MQTT-3.14.2-4"),
-                format!("no User Property that makes the DISCONNECT exceed {limit} bytes"),
-                format!("a DISCONNECT of {len} bytes with User Properties"),
-            ));
-        }
-    }
+    let len = wire_len(&Packet::Disconnect(d.clone()), ProtocolVersion::V5);
+    optional_properties_fit(
+        "DISCONNECT",
+        len,
+        limit,
+        &d.properties,
+        v5!("MQTT-3.14.2-4"),
+    )?;
     new.disconnect().await
 }
 

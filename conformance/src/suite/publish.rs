@@ -21,7 +21,7 @@ use super::util::{
     expect_error_close, expect_error_close_without, msg, payloads, persistent_subscriber,
     precondition, publish, publisher_sent, pubrec_until_pubrel, recv_any_publish, recv_on,
     recv_publish, send_complete, server_error_code, sub, sub_and_pub, sub_and_pub_with, sub_many,
-    subscriber, subscriber_with,
+    subscriber, subscriber_with, wire_len,
 };
 use crate::body;
 use crate::caps::Cap;
@@ -1852,10 +1852,6 @@ async fn alias_server_within(ctx: Ctx) -> Outcome {
 // Maximum packet size.
 // =====================================================================================
 
-fn size_of(p: &Packet, ctx: &Ctx) -> usize {
-    p.encoded_len(ctx.version()).unwrap_or(0)
-}
-
 async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
     let t = ctx.topic("mps");
     let limit = 256u32;
@@ -1873,7 +1869,7 @@ async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
             } => Stop::fail_at(v5!("MQTT-3.1.2-25"), expected, observed),
             other => other,
         })?;
-    let size = size_of(&Packet::Publish(m.clone()), &ctx);
+    let size = wire_len(&Packet::Publish(m.clone()), ctx.version());
     if size > limit as usize {
         return Err(Stop::fail(
             format!("no packet over {limit} bytes"),
@@ -1890,7 +1886,7 @@ async fn mps_oversized_dropped(ctx: Ctx) -> Outcome {
     ack(&ctx, &mut s, &m).await?;
     // The dropped message counts as delivered: it never comes later either.
     if let Some(x) = drain_publish(&mut s, ctx.quiet()).await? {
-        let size = size_of(&x, &ctx);
+        let size = wire_len(&x, ctx.version());
         return Err(Stop::fail(
             format!("nothing more (no packet over {limit} bytes)"),
             format!("a {size}-byte {}", describe(&x)),
@@ -1944,7 +1940,7 @@ async fn acks_exchange(
 /// Checks that each packet fits `limit`; names the statement of the packet's type.
 fn check_fits(ctx: &Ctx, ps: &[Packet], limit: u32) -> Outcome {
     for p in ps {
-        let size = size_of(p, ctx);
+        let size = wire_len(p, ctx.version());
         if size <= limit as usize {
             continue;
         }

@@ -16,7 +16,7 @@ use mqtt_codec::{
 };
 use mqtt_spec::{v311, v5};
 
-use super::util::{cases, end_session, Row, Table};
+use super::util::{cases, end_session, wire_len, Row, Table};
 use crate::body;
 use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
@@ -900,7 +900,7 @@ async fn ack_within_maximum_packet_size(
             ),
             e => e,
         })?;
-    let size = p.encoded_len(ctx.version()).unwrap_or(usize::MAX);
+    let size = wire_len(&p, ctx.version());
     if size > max as usize {
         let reason_string = match &p {
             Packet::SubAck(a) => a.properties.reason_string.is_some(),

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use mqtt_codec::bytes::Bytes;
+use mqtt_codec::bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    ConnAck, Connect, Packet, PacketType, Props, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
-    Publish, QoS, ReasonCode, Side, Subscribe, Subscription,
+    ConnAck, Connect, Packet, PacketType, Properties, Props, ProtocolVersion, PubAck, PubComp,
+    PubRec, PubRel, Publish, QoS, ReasonCode, Side, Subscribe, Subscription,
 };
 
 use mqtt_spec::StatementId;
@@ -529,4 +529,42 @@ fn too_many(_: Ctx) -> BoxFuture<'static, Outcome> {
             "a test table has more than {MAX_ROWS} rows: split it"
         )))
     })
+}
+
+/// The size `p` takes on the wire in `v` (its shortest encoding, which is how a decoded packet
+/// arrived: the codec rejects longer length encodings from 5.0 servers).
+pub(crate) fn wire_len(p: &Packet, v: ProtocolVersion) -> usize {
+    let mut b = BytesMut::new();
+    p.encode_unchecked(v, &mut b);
+    b.len()
+}
+
+/// A server packet of `len` bytes above the client's Maximum Packet Size `limit` must not be
+/// carrying a Reason String or a User Property: the server leaves those out when they would
+/// make the packet too large. A Reason String fails the test's first statement; User
+/// Properties fail `user_statement`.
+pub(crate) fn optional_properties_fit(
+    kind: &str,
+    len: usize,
+    limit: u32,
+    props: &Properties,
+    user_statement: StatementId,
+) -> Outcome {
+    if len <= limit as usize {
+        return Ok(());
+    }
+    if props.reason_string.is_some() {
+        return Err(Stop::fail(
+            format!("no Reason String that makes the {kind} exceed {limit} bytes"),
+            format!("a {kind} of {len} bytes with a Reason String"),
+        ));
+    }
+    if !props.user_properties.is_empty() {
+        return Err(Stop::fail_at(
+            user_statement,
+            format!("no User Property that makes the {kind} exceed {limit} bytes"),
+            format!("a {kind} of {len} bytes with User Properties"),
+        ));
+    }
+    Ok(())
 }
