@@ -48,7 +48,8 @@
 //! assert_eq!(err.statements()[1].as_str(), "MQTT-3.6.1-1");
 //! assert_eq!(buf.len(), 4); // left as it was
 //! ```
-#![forbid(unsafe_code)]
+// One audited exception, `wire::utf8_handle` (see there).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -97,17 +98,17 @@ pub fn decode(
     from: Option<Side>,
 ) -> Result<Option<Packet>, DecodeError> {
     if let Some(l) = SimpleLayout::find(buf, version.is_v5(), limits.max_packet_size) {
-        // The common PUBLISH, checked on the borrowed bytes: one split, one topic handle, and
-        // the frame itself becomes the payload.
+        // The common PUBLISH: one split, one topic handle, and the frame itself becomes the
+        // payload.
         let mut frame = buf.split_to(l.len()).freeze();
-        match ByteStr::try_from(frame.slice(l.topic())) {
-            Ok(topic) => {
+        match wire::publish_topic(&frame, l.topic()) {
+            Some(topic) => {
                 frame.advance(l.payload_at());
                 return Ok(Some(Packet::Publish(l.build(topic, frame))));
             }
-            // [MQTT-3.3.2-1] (3.1.1 [MQTT-1.5.3-1]): ill-formed UTF-8. Put the bytes back;
-            // the general decoder reports the exact offset.
-            Err(_) => give_back(buf, frame),
+            // U+0000, a wildcard or ill-formed UTF-8 in the topic: put the bytes back; the
+            // general decoder reports the exact rule and offset.
+            None => give_back(buf, frame),
         }
     }
     decode_general(buf, version, limits, from)
@@ -164,7 +165,7 @@ pub fn decode_bytes(
     from: Option<Side>,
 ) -> Result<Option<(Packet, usize)>, DecodeError> {
     if let Some(l) = SimpleLayout::find(buf, version.is_v5(), limits.max_packet_size) {
-        if let Ok(topic) = ByteStr::try_from(buf.slice(l.topic())) {
+        if let Some(topic) = wire::publish_topic(buf, l.topic()) {
             let payload = buf.slice(l.payload_at()..l.len());
             return Ok(Some((Packet::Publish(l.build(topic, payload)), l.len())));
         }

@@ -207,18 +207,76 @@ pub(crate) fn in_topic(kind: DecodeErrorKind) -> DecodeErrorKind {
 /// UTF-8 validation only, for callers that already scanned for zero bytes.
 #[inline]
 pub(crate) fn to_bytestr_no_null(raw: Bytes, start: usize) -> Res<ByteStr> {
-    ByteStr::try_from(raw).map_err(|e| (DecodeErrorKind::InvalidUtf8, start + e.valid_up_to()))
+    utf8_handle(raw).map_err(|e| (DecodeErrorKind::InvalidUtf8, start + e.valid_up_to()))
 }
 
-/// Index of the first byte of `s` that is 0x00, `+` or `#`. The common case (none) is one
-/// branch-free pass that the compiler turns into 16- or 32-byte vector compares.
+/// A string handle on `raw` if it is well-formed UTF-8.
 #[inline]
-pub(crate) fn find_topic_forbidden(s: &[u8]) -> Option<usize> {
-    let bad = |b: u8| matches!(b, 0 | b'+' | b'#');
-    if !s.iter().fold(false, |acc, &b| acc | bad(b)) {
+pub(crate) fn utf8_handle(raw: Bytes) -> Result<ByteStr, std::str::Utf8Error> {
+    if raw.is_ascii() {
+        Ok(ascii_handle(raw))
+    } else {
+        ByteStr::try_from(raw)
+    }
+}
+
+/// The string handle on `raw`, which the caller has just seen to be ASCII.
+///
+/// The one `unsafe` block of the codec, kept because a measurement demands it (DESIGN.md
+/// allows that): the `bytestring` crate can only make a handle by running the standard
+/// library's UTF-8 validator, which cost about as much as all the rest of decoding a small
+/// PUBLISH, while almost every string on the wire is ASCII and its check is a few vector
+/// compares. A run of bytes below 0x80 is well-formed UTF-8 (each is a one-byte code point).
+/// Callers: [`utf8_handle`] and [`publish_topic`], each right after its check of the same
+/// bytes; the debug assertion repeats the check in every test build.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn ascii_handle(raw: Bytes) -> ByteStr {
+    debug_assert!(raw.is_ascii());
+    // SAFETY: every caller saw each byte of `raw` below 0x80 just before (see above), so
+    // `raw` is valid UTF-8, which is all `from_bytes_unchecked` requires.
+    unsafe { ByteStr::from_bytes_unchecked(raw) }
+}
+
+/// The Topic Name at `range` of a PUBLISH `frame` as a string handle, when it is one the
+/// fast path takes: non-empty, no U+0000, no wildcard, well-formed UTF-8. `None` for anything
+/// else (the general decoder then reports exactly what is wrong).
+#[inline(always)]
+pub(crate) fn publish_topic(frame: &Bytes, range: std::ops::Range<usize>) -> Option<ByteStr> {
+    let s = frame.get(range.clone())?;
+    if s.is_empty() || has_topic_forbidden(s) {
         return None;
     }
-    s.iter().position(|&b| bad(b))
+    let ascii = s.is_ascii();
+    let topic = frame.slice(range);
+    if ascii {
+        Some(ascii_handle(topic)) // `topic` holds exactly the bytes `s` just checked
+    } else {
+        ByteStr::try_from(topic).ok()
+    }
+}
+
+/// Does `s` hold 0x00, `+` or `#`? Topics of 16 to 32 bytes (the usual ones) are read as two
+/// overlapping 16-byte arrays, which the compiler checks with a few vector compares and no
+/// loop; other lengths in one branch-free pass.
+#[inline(always)]
+pub(crate) fn has_topic_forbidden(s: &[u8]) -> bool {
+    // Three equalities rather than a pattern (which becomes a bit test per byte), so that
+    // the bytes are compared as vectors.
+    let one = |acc: u8, &b: &u8| acc | u8::from(b == 0) | u8::from(b == b'+') | u8::from(b == b'#');
+    match (s.first_chunk::<16>(), s.last_chunk::<16>()) {
+        (Some(a), Some(b)) if s.len() <= 32 => (a.iter().fold(0, one) | b.iter().fold(0, one)) != 0,
+        _ => s.iter().fold(0, one) != 0,
+    }
+}
+
+/// Index of the first byte of `s` that is 0x00, `+` or `#`.
+#[inline]
+pub(crate) fn find_topic_forbidden(s: &[u8]) -> Option<usize> {
+    if !has_topic_forbidden(s) {
+        return None;
+    }
+    s.iter().position(|&b| matches!(b, 0 | b'+' | b'#'))
 }
 
 /// Does `s` contain a zero byte? For the strings a sender checks before writing them: up to

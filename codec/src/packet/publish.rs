@@ -106,78 +106,60 @@ pub(crate) struct SimpleLayout {
 
 impl SimpleLayout {
     /// A complete PUBLISH at the front of `buf` of the common kind: flags valid, Remaining
-    /// Length in its shortest form and within `max_size`, a non-empty topic without U+0000 or
-    /// wildcards, a non-zero packet identifier if QoS > 0, no properties (5.0: a single zero
+    /// Length in its shortest form in one or two bytes and within `max_size`, a non-empty
+    /// topic, a non-zero packet identifier if QoS > 0, no properties (5.0: a single zero
     /// Property Length byte). `None` for anything else, including every error and incomplete
-    /// input: the general decoder then decides and reports exactly. UTF-8 validity of the
-    /// topic is left to the caller (it is checked once, while the topic handle is made).
-    #[inline]
+    /// input: the general decoder then decides and reports exactly. The topic's bytes are
+    /// left to the caller ([`crate::wire::publish_topic`]: U+0000, wildcards, UTF-8), which
+    /// checks them once, on the handle it makes.
+    #[inline(always)]
     pub(crate) fn find(buf: &[u8], v5: bool, max_size: u32) -> Option<Self> {
-        let first = *buf.first()?;
-        if first >> 4 != PacketType::Publish as u8 {
+        let (&first, rest) = buf.split_first()?;
+        // The flag nibbles (DUP, QoS, RETAIN) of this path, one bit each: not QoS 3
+        // [MQTT-3.3.1-4] (0b_11_ = 6, 7, 14, 15), not DUP with QoS 0 [MQTT-3.3.1-2] (8, 9);
+        // those are left to the general path.
+        const PLAIN: u16 = !(1 << 6 | 1 << 7 | 1 << 14 | 1 << 15 | 1 << 8 | 1 << 9);
+        if first >> 4 != PacketType::Publish as u8 || PLAIN >> (first & 0x0F) & 1 == 0 {
             return None;
         }
-        // QoS 3 [MQTT-3.3.1-4] and DUP with QoS 0 [MQTT-3.3.1-2] are left to the general path.
         let qos = (first >> 1) & 0b11;
-        if qos == 3 || (qos == 0 && first & 0b1000 != 0) {
-            return None;
-        }
-        let mut remaining: usize = 0;
-        let mut header_len = 0;
-        for i in 0..4 {
-            let b = *buf.get(1 + i)?;
-            remaining |= usize::from(b & 0x7F) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return None; // not the shortest form
-                }
-                header_len = 2 + i;
-                break;
-            }
-        }
-        if header_len == 0 {
-            return None;
-        }
+        // Remaining Length in one or two bytes, shortest form (up to 16383: longer packets
+        // take the general path, where the fixed costs do not matter beside the payload).
+        let (remaining, header_len) = match *rest {
+            [a, ..] if a < 0x80 => (usize::from(a), 2),
+            [a, b, ..] if b < 0x80 && b != 0 => (usize::from(a & 0x7F) | usize::from(b) << 7, 3),
+            _ => return None,
+        };
         let len = header_len + remaining;
         if len > max_size as usize {
             return None;
         }
-        let packet = buf.get(..len)?;
-        let two = |at: usize| -> Option<u16> {
-            match packet.get(at..at + 2)? {
-                &[a, b] => Some(u16::from_be_bytes([a, b])),
-                _ => None,
-            }
+        let [t0, t1, body @ ..] = buf.get(header_len..len)? else {
+            return None;
         };
         let topic_start = header_len + 2;
-        let topic_end = topic_start + usize::from(two(header_len)?);
-        let topic = packet.get(topic_start..topic_end)?;
-        // Empty topics (5.0 Topic Alias) and forbidden bytes take the general path.
-        if topic.is_empty() || find_topic_forbidden(topic).is_some() {
+        let (topic, body) = body.split_at_checked(usize::from(u16::from_be_bytes([*t0, *t1])))?;
+        // Empty topics (5.0 Topic Alias) take the general path.
+        if topic.is_empty() {
             return None;
         }
-        let mut pos = topic_end;
-        let mut packet_id = 0;
-        if qos != 0 {
-            packet_id = two(pos)?;
-            if packet_id == 0 {
-                return None;
-            }
-            pos += 2;
-        }
-        if v5 {
-            if *packet.get(pos)? != 0 {
-                return None;
-            }
-            pos += 1;
-        }
+        let (packet_id, body) = match body {
+            _ if qos == 0 => (0, body),
+            [a, b, body @ ..] if (*a, *b) != (0, 0) => (u16::from_be_bytes([*a, *b]), body),
+            _ => return None,
+        };
+        let body = match body {
+            _ if !v5 => body,
+            [0, body @ ..] => body,
+            _ => return None,
+        };
         Some(SimpleLayout {
             first,
             len,
             topic_start,
-            topic_end,
+            topic_end: topic_start + topic.len(),
             packet_id,
-            payload_at: pos,
+            payload_at: len - body.len(),
         })
     }
 

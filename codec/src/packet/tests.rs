@@ -1018,10 +1018,18 @@ fn publish_fast_path_agrees_with_the_general_decoder() {
                         limits.max_packet_size,
                     );
                     if simple.is_some() {
-                        // Only UTF-8 validity is left to check once the layout is found.
+                        // Only the topic's bytes are left to check once the layout is found.
                         match &fast {
                             Ok(Some(Packet::Publish(_))) => fast_hits += 1,
-                            Err(e) => assert_eq!(e.kind, DecodeErrorKind::InvalidUtf8),
+                            Err(e) => assert!(
+                                matches!(
+                                    e.kind,
+                                    DecodeErrorKind::InvalidUtf8
+                                        | DecodeErrorKind::TopicNameWildcard
+                                        | DecodeErrorKind::NullCharacterInTopic
+                                ),
+                                "{e:?}"
+                            ),
                             other => panic!("{other:?}"),
                         }
                     }
@@ -1031,6 +1039,76 @@ fn publish_fast_path_agrees_with_the_general_decoder() {
     }
     // The fast path is taken for a good share of the inputs.
     assert!(fast_hits > 100, "{fast_hits}");
+}
+
+/// The fast path reads topics of 16 to 32 bytes as two overlapping arrays and trusts an
+/// ASCII check to skip UTF-8 validation: a forbidden, non-ASCII or ill-formed byte at every
+/// position of topics of every length up to 70 must give what the general decoder gives, and
+/// Remaining Lengths around the one- and two-byte limits too.
+#[test]
+fn publish_fast_path_agrees_at_every_topic_length_and_position() {
+    let mut cases = 0;
+    for len in 1..=70usize {
+        let mut topics = vec![vec![b'a'; len]];
+        for pos in 0..len {
+            for bad in [
+                &[0u8][..],
+                b"+",
+                b"#",
+                b"\x80",
+                b"\xff",
+                "é".as_bytes(),
+                b"\xe2\x82",
+            ] {
+                let mut t = vec![b'a'; len];
+                if pos + bad.len() <= len {
+                    t[pos..pos + bad.len()].copy_from_slice(bad);
+                    topics.push(t);
+                }
+            }
+        }
+        for topic in topics {
+            assert_eq!(
+                crate::wire::find_topic_forbidden(&topic),
+                topic.iter().position(|&b| matches!(b, 0 | b'+' | b'#')),
+                "{topic:02x?}"
+            );
+            for payload_len in [0usize, 60, 120, 16_300, 16_400] {
+                for v in [V3, V5] {
+                    let mut body = Vec::new();
+                    body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+                    body.extend_from_slice(&topic);
+                    body.extend_from_slice(&[0, 7]);
+                    if v == V5 {
+                        body.push(0);
+                    }
+                    body.resize(body.len() + payload_len, 0x5a);
+                    let mut p = vec![0x32];
+                    let mut n = body.len();
+                    loop {
+                        let b = (n & 0x7f) as u8;
+                        n >>= 7;
+                        p.push(if n > 0 { b | 0x80 } else { b });
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    p.extend_from_slice(&body);
+                    let mut a = BytesMut::from(&p[..]);
+                    let mut b = a.clone();
+                    let shared = a.clone().freeze();
+                    let fast = decode(&mut a, v, &Limits::default(), None);
+                    let general = crate::decode_general(&mut b, v, &Limits::default(), None);
+                    assert_eq!(fast, general, "{v} topic {topic:02x?}");
+                    assert_eq!(a, b);
+                    let borrowed = decode_bytes(&shared, v, &Limits::default(), None);
+                    assert_eq!(borrowed.map(|o| o.map(|(p, _)| p)), fast);
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(cases > 10_000, "{cases}");
 }
 
 /// CONNECTs around every check of the CONNECT encoder: each field alone at a good and a bad
