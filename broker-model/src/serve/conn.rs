@@ -131,7 +131,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         let written = tokio::select! {
             biased;
             _ = stop.wait() => return,
-            written = writer.write_all(&bytes) => written,
+            written = async {
+                writer.write_all(&bytes).await?;
+                // Transports that buffer (TLS, WebSocket) send on flush; with nothing else
+                // waiting, send now. (A no-op for TCP.)
+                if writes.is_empty() {
+                    writer.flush().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            } => written,
         };
         queued.fetch_sub(len, std::sync::atomic::Ordering::AcqRel);
         if let Err(e) = written {

@@ -12,14 +12,97 @@ use crate::Config;
 /// Everything a broker server needs: where to listen, the shell's limits and the core's config.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
-    /// Addresses to listen on (`HOST:PORT`); the command line's `--listen` replaces them.
+    /// Where to listen (see [`ListenSpec`]: `HOST:PORT`, `mqtts://HOST:PORT`,
+    /// `ws://HOST:PORT`, `wss://HOST:PORT`); the command line's `--listen` replaces them.
     pub listeners: Vec<String>,
+    /// Certificate chain and private key (PEM files) for the `mqtts://` and `wss://`
+    /// listeners.
+    pub tls: Option<TlsFiles>,
     /// Seed of the core's random choices (assigned client ids, shared subscriptions).
     pub seed: u64,
     /// Limits and timeouts of the async shell.
     pub serve: ServeOptions,
     /// The broker core's configuration.
     pub broker: Config,
+}
+
+/// The PEM files of a TLS listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key of the leaf certificate.
+    pub key: PathBuf,
+}
+
+/// One listener: a transport and an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenSpec {
+    /// Plain TCP: `HOST:PORT`, `tcp://HOST:PORT` or `mqtt://HOST:PORT`.
+    Tcp(String),
+    /// TLS: `mqtts://HOST:PORT` or `ssl://HOST:PORT`.
+    Tls(String),
+    /// WebSocket: `ws://HOST:PORT` (any path is accepted).
+    Ws(String),
+    /// WebSocket over TLS: `wss://HOST:PORT`.
+    Wss(String),
+}
+
+impl ListenSpec {
+    /// The `HOST:PORT` to bind.
+    pub fn addr(&self) -> &str {
+        match self {
+            ListenSpec::Tcp(a) | ListenSpec::Tls(a) | ListenSpec::Ws(a) | ListenSpec::Wss(a) => a,
+        }
+    }
+
+    /// Does this listener need the TLS files?
+    pub fn needs_tls(&self) -> bool {
+        matches!(self, ListenSpec::Tls(_) | ListenSpec::Wss(_))
+    }
+}
+
+impl std::fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenSpec::Tcp(a) => write!(f, "mqtt://{a}"),
+            ListenSpec::Tls(a) => write!(f, "mqtts://{a}"),
+            ListenSpec::Ws(a) => write!(f, "ws://{a}"),
+            ListenSpec::Wss(a) => write!(f, "wss://{a}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ListenSpec {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let (make, rest): (fn(String) -> ListenSpec, &str) = match t.split_once("://") {
+            None => (ListenSpec::Tcp, t),
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "tcp" | "mqtt" => (ListenSpec::Tcp, rest),
+                "mqtts" | "ssl" | "tls" => (ListenSpec::Tls, rest),
+                "ws" => (ListenSpec::Ws, rest),
+                "wss" => (ListenSpec::Wss, rest),
+                other => {
+                    return Err(format!(
+                        "listener `{text}`: unknown scheme `{other}` (use tcp://, mqtts://, ws:// or wss://)"
+                    ))
+                }
+            },
+        };
+        // A WebSocket URL may carry a path; the server accepts any.
+        let addr = rest.split('/').next().unwrap_or_default();
+        match addr.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(make(addr.to_string()))
+            }
+            _ => Err(format!(
+                "listener `{text}` needs a host and a port, e.g. 127.0.0.1:1883 or ws://127.0.0.1:8080"
+            )),
+        }
+    }
 }
 
 /// Why a server configuration could not be loaded. The message names the file and, for an
@@ -47,6 +130,8 @@ pub enum ServerConfigError {
 struct RawFile {
     #[serde(default)]
     listeners: Vec<String>,
+    #[serde(default)]
+    tls: Option<TlsFiles>,
     #[serde(default)]
     seed: u64,
     #[serde(default)]
@@ -143,8 +228,14 @@ impl ServerConfig {
                 .map(|g| g.unwrap_or(Duration::ZERO))
                 .unwrap_or(defaults.close_grace),
         };
+        for l in &raw.listeners {
+            if let Err(why) = l.parse::<ListenSpec>() {
+                return Err(serde::de::Error::custom(format!("listeners: {why}")));
+            }
+        }
         Ok(ServerConfig {
             listeners: raw.listeners,
+            tls: raw.tls,
             seed: raw.seed,
             serve,
             broker: raw.broker.unwrap_or_default(),
@@ -228,6 +319,43 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains(&bad.display().to_string()), "{msg}");
         assert!(msg.contains("broker.maximum_qos"), "{msg}");
+    }
+
+    #[test]
+    fn listener_specs() {
+        let p = |s: &str| s.parse::<ListenSpec>();
+        assert_eq!(
+            p("127.0.0.1:1883"),
+            Ok(ListenSpec::Tcp("127.0.0.1:1883".into()))
+        );
+        assert_eq!(
+            p("mqtt://[::1]:1883"),
+            Ok(ListenSpec::Tcp("[::1]:1883".into()))
+        );
+        assert_eq!(
+            p("mqtts://127.0.0.1:8883"),
+            Ok(ListenSpec::Tls("127.0.0.1:8883".into()))
+        );
+        assert_eq!(
+            p("ws://127.0.0.1:8080/mqtt"),
+            Ok(ListenSpec::Ws("127.0.0.1:8080".into()))
+        );
+        assert_eq!(
+            p("WSS://127.0.0.1:8081"),
+            Ok(ListenSpec::Wss("127.0.0.1:8081".into()))
+        );
+        assert!(p("quic://127.0.0.1:1")
+            .unwrap_err()
+            .contains("unknown scheme"));
+        assert!(p("ws://localhost").unwrap_err().contains("host and a port"));
+        assert!(p("ws://:80").is_err());
+        let e = ServerConfig::from_yaml_str("listeners: ['udp://1.2.3.4:5']\n").unwrap_err();
+        assert!(e.to_string().contains("unknown scheme"), "{e}");
+        let c = ServerConfig::from_yaml_str(
+            "listeners: ['wss://127.0.0.1:1']\ntls:\n  cert: a.pem\n  key: b.pem\n",
+        )
+        .unwrap();
+        assert_eq!(c.tls.map(|t| t.key), Some(PathBuf::from("b.pem")));
     }
 
     #[test]

@@ -58,6 +58,9 @@ mod listener;
 mod shared;
 #[cfg(test)]
 mod tests;
+pub mod tls;
+mod upgrade;
+pub mod ws;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -66,12 +69,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
-pub use file::{parse_duration, ServerConfig, ServerConfigError};
+pub use file::{parse_duration, ListenSpec, ServerConfig, ServerConfigError, TlsFiles};
 pub use listener::{
     memory_pair, memory_pair_with_capacity, Listener, MemoryConnector, MemoryListener,
     MEMORY_PIPE_CAPACITY,
 };
 pub use shared::SharedBroker;
+pub use upgrade::{AnyStream, BoxedStream, UpgradeListener, HANDSHAKE_TIMEOUT};
 
 use crate::{Config, ConnId, Event};
 

@@ -401,3 +401,210 @@ fn custom_clock_never_goes_back() {
     let seen = shared.with_broker(|_, now| now);
     assert_eq!(seen, Duration::from_millis(7_500));
 }
+
+// ----- Transports: WebSocket and TLS (chapter 6) -----
+
+/// Serves `listener` (already upgraded) with a default broker until the returned sender fires.
+fn serve_upgraded(listener: UpgradeListener) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(
+        listener,
+        SharedBroker::new(Config::default(), 1),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, task)
+}
+
+/// A WebSocket reference broker over in-memory pipes with `options`, and a client
+/// connection to it.
+async fn ws_pair(
+    options: ws::WsOptions,
+) -> (
+    io::Result<ws::WsConnection<tokio::io::DuplexStream>>,
+    oneshot::Sender<()>,
+) {
+    let (listener, connector) = memory_pair();
+    let (stop, _task) = serve_upgraded(UpgradeListener::ws(listener, options));
+    let pipe = connector.connect().await.unwrap();
+    let c = tokio::time::timeout(DEADLINE, ws::connect(pipe, "ws://embedded/mqtt"))
+        .await
+        .expect("handshake within the deadline");
+    (c, stop)
+}
+
+use std::io;
+
+#[tokio::test]
+async fn websocket_selects_mqtt_and_reassembles_packets_across_frames() {
+    let (c, _stop) = ws_pair(ws::WsOptions::default()).await;
+    let c = c.expect("handshake");
+    // [MQTT-6.0.0-4]
+    assert_eq!(c.subprotocol.as_deref(), Some("mqtt"));
+    let mut s = c.stream;
+    let control = s.control();
+    // [MQTT-6.0.0-2]: CONNECT one byte per frame, then SUBSCRIBE + PUBLISH in one frame.
+    control.next_in_chunks(1);
+    s.write_all(&connect_packet("w")).await.unwrap();
+    s.flush().await.unwrap();
+    expect_bytes(&mut s, &CONNACK_OK).await;
+    let mut both = subscribe_packet("t");
+    both.extend_from_slice(&[0x30, 4, 0, 1, b't', b'!']);
+    s.write_all(&both).await.unwrap();
+    s.flush().await.unwrap();
+    expect_bytes(&mut s, &[0x90, 3, 0, 1, 0]).await;
+    expect_bytes(&mut s, &[0x30, 4, 0, 1, b't', b'!']).await;
+    ping(&mut s).await;
+}
+
+#[tokio::test]
+async fn websocket_text_frame_closes_the_connection() {
+    let (c, _stop) = ws_pair(ws::WsOptions::default()).await;
+    let mut s = c.expect("handshake").stream;
+    connected(&mut s, "x").await;
+    // [MQTT-6.0.0-1]: a PINGREQ-shaped text frame (valid UTF-8: a QoS 0 PUBLISH) closes.
+    s.control().next_as_text();
+    s.write_all(&[0x30, 4, 0, 1, b't', b'!']).await.unwrap();
+    s.flush().await.unwrap();
+    assert_eq!(read_to_close(&mut s).await, 0);
+}
+
+#[tokio::test]
+async fn websocket_broken_options_break_their_rules() {
+    // Text taken as binary: the PUBLISH in a text frame is accepted and the line stays up.
+    let (c, _stop) = ws_pair(ws::WsOptions {
+        on_text: ws::OnText::AcceptAsBinary,
+        ..Default::default()
+    })
+    .await;
+    let mut s = c.expect("handshake").stream;
+    connected(&mut s, "y").await;
+    s.write_all(&subscribe_packet("t")).await.unwrap();
+    expect_bytes(&mut s, &[0x90, 3, 0, 1, 0]).await;
+    s.control().next_as_text();
+    s.write_all(&[0x30, 4, 0, 1, b't', b'!']).await.unwrap();
+    expect_bytes(&mut s, &[0x30, 4, 0, 1, b't', b'!']).await;
+    ping(&mut s).await;
+    // No subprotocol returned: the client's handshake fails, naming the subprotocol.
+    let (c, _stop) = ws_pair(ws::WsOptions {
+        subprotocol: None,
+        ..Default::default()
+    })
+    .await;
+    let e = c.expect_err("no subprotocol");
+    assert!(
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<ws::SubprotocolMismatch>())
+            .is_some(),
+        "{e}"
+    );
+    // One packet per frame: a CONNECT cut in two frames closes the connection.
+    let (c, _stop) = ws_pair(ws::WsOptions {
+        framing: ws::Framing::OnePacketPerFrame,
+        ..Default::default()
+    })
+    .await;
+    let mut s = c.expect("handshake").stream;
+    s.control().next_in_chunks(3);
+    s.write_all(&connect_packet("z")).await.unwrap();
+    s.flush().await.unwrap();
+    assert_eq!(read_to_close(&mut s).await, 0);
+}
+
+#[tokio::test]
+async fn websocket_handshake_without_mqtt_is_refused() {
+    let (listener, connector) = memory_pair();
+    let (_stop, _task) = serve_upgraded(UpgradeListener::ws(listener, ws::WsOptions::default()));
+    let pipe = connector.connect().await.unwrap();
+    let r = tokio::time::timeout(
+        DEADLINE,
+        tokio_tungstenite::client_async("ws://embedded/mqtt", pipe),
+    )
+    .await
+    .expect("answer within the deadline");
+    let e = r.expect_err("refused");
+    assert!(e.to_string().contains("400"), "{e}");
+}
+
+/// A self-signed certificate for `localhost` / 127.0.0.1, as (chain, key, root store).
+fn test_certificate() -> (
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+    tokio_rustls::rustls::RootCertStore,
+) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("certificate");
+    let cert = ck.cert.der().clone();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(cert.clone()).expect("root");
+    (vec![cert], key, roots)
+}
+
+fn tls_client(roots: tokio_rustls::rustls::RootCertStore) -> tls::TlsConnector {
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls::TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test]
+async fn tls_and_wss_listeners_serve_loopback() {
+    let (chain, key, roots) = test_certificate();
+    let acceptor = tls::TlsAcceptor::from(tls::server_config(chain, key).unwrap());
+    let connector = tls_client(roots);
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (_stop, _task) = serve_upgraded(UpgradeListener::tls(tcp, acceptor.clone()));
+    let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut s = connector
+        .connect(name.clone(), sock)
+        .await
+        .expect("TLS handshake");
+    connected(&mut s, "t").await;
+    ping(&mut s).await;
+
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (_stop2, _task2) = serve_upgraded(UpgradeListener::wss(
+        tcp,
+        acceptor,
+        ws::WsOptions::default(),
+    ));
+    let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = connector.connect(name, sock).await.expect("TLS handshake");
+    let c = ws::connect(tls, &format!("wss://localhost:{}/mqtt", addr.port()))
+        .await
+        .expect("WebSocket handshake");
+    assert_eq!(c.subprotocol.as_deref(), Some("mqtt"));
+    let mut s = c.stream;
+    connected(&mut s, "u").await;
+    ping(&mut s).await;
+}
+
+#[tokio::test]
+async fn tls_handshake_failure_does_not_stop_the_listener() {
+    let (chain, key, roots) = test_certificate();
+    let acceptor = tls::TlsAcceptor::from(tls::server_config(chain, key).unwrap());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (_stop, _task) = serve_upgraded(UpgradeListener::tls(tcp, acceptor));
+    // Plain MQTT bytes on a TLS port: that handshake fails and is dropped...
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain.write_all(&connect_packet("p")).await.unwrap();
+    read_to_close(&mut plain).await; // panics if the server keeps it open
+                                     // ... and a silent connection holds nothing up: the next client gets through.
+    let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut s = tls_client(roots)
+        .connect(name, sock)
+        .await
+        .expect("TLS handshake");
+    connected(&mut s, "q").await;
+}
