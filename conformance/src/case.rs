@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mqtt_broker_model::serve::ws::WsControl;
 use mqtt_codec::{Connect, ProtocolVersion};
 use mqtt_reports::TraceEntry;
 use mqtt_spec::StatementId;
@@ -251,6 +252,54 @@ impl Ctx {
         })?;
         Ok(Client::new(self.clone(), label, stream))
     }
+    /// Opens a WebSocket connection (targets reached over WebSocket only): the client, the
+    /// subprotocol the server's handshake selected, and the handle framing the next write.
+    /// `Err(Stop::Skip)` for other targets; the inner `Err` is a failed handshake (one whose
+    /// response lacks `mqtt` holds [`mqtt_broker_model::serve::ws::SubprotocolMismatch`]).
+    pub async fn try_open_websocket(
+        &self,
+        label: &str,
+    ) -> Result<std::io::Result<(Client, Option<String>, WsControl)>, Stop> {
+        let Some(open) = self.0.target.connect_websocket() else {
+            return Err(Stop::Skip(
+                "the target is not reached over WebSocket (chapter 6 tests need ws:// or wss://)"
+                    .into(),
+            ));
+        };
+        if let Ok(mut n) = self.0.clients.lock() {
+            *n += 1;
+        }
+        let c = match open.await {
+            Ok(c) => c,
+            Err(e) => {
+                self.record(TraceEntry::event(
+                    self.elapsed_ms(),
+                    "websocket-handshake-failed",
+                    json!({ "client": label, "detail": e.to_string() }),
+                ));
+                return Ok(Err(e));
+            }
+        };
+        self.record(TraceEntry::event(
+            self.elapsed_ms(),
+            "websocket-handshake",
+            json!({ "client": label, "subprotocol": c.subprotocol }),
+        ));
+        let client = Client::new(self.clone(), label, c.stream);
+        Ok(Ok((client, c.subprotocol, c.control)))
+    }
+
+    /// Like [`Ctx::try_open_websocket`]; a failed handshake makes the test inconclusive (the
+    /// precondition failed, not the statement under test).
+    pub async fn open_websocket(&self, label: &str) -> Result<(Client, WsControl), Stop> {
+        match self.try_open_websocket(label).await? {
+            Ok((c, _, control)) => Ok((c, control)),
+            Err(e) => Err(Stop::Inconclusive(format!(
+                "WebSocket handshake failed: {e}"
+            ))),
+        }
+    }
+
     /// A CONNECT for client `label` with this run's defaults: unique client id, clean
     /// session/start, keep alive 0 (off), credentials from the profile.
     pub fn connect_packet(&self, label: &str) -> Connect {

@@ -2,20 +2,49 @@
 //!
 //! Run inside a tokio runtime with paused time (`start_paused`), every wait of the suite and
 //! every timer of the broker is virtual: keep alive, expiry and will delay cost nothing.
+//!
+//! Connections are plain byte pipes; [`Target::connect_websocket`] opens one to a second
+//! listener of the same broker that speaks WebSocket over the pipe, so that the tests of
+//! chapter 6 run against the reference broker too.
 
 use std::io;
 
-use mqtt_broker_model::serve::{memory_pair, serve, MemoryConnector, SharedBroker};
+use mqtt_broker_model::serve::ws::{self, WsOptions};
+use mqtt_broker_model::serve::{
+    memory_pair, serve_many, BoxedStream, Listener, MemoryConnector, MemoryListener, ServeOptions,
+    SharedBroker, UpgradeListener,
+};
 use mqtt_broker_model::Config;
 use tokio::sync::oneshot;
 
-use crate::target::{BoxFuture, BoxStream, Target};
+use crate::target::{BoxFuture, BoxStream, Target, WsConnect};
 
 /// The reference broker as a target.
 pub struct EmbeddedTarget {
     connector: MemoryConnector,
+    ws_connector: MemoryConnector,
     shared: SharedBroker,
     virtual_time: bool,
+}
+
+/// The embedded broker's two listeners: plain pipes, and pipes that carry WebSocket.
+enum EmbeddedListener {
+    Plain(MemoryListener),
+    Ws(UpgradeListener),
+}
+
+impl Listener for EmbeddedListener {
+    type Stream = BoxedStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Stream, String)> {
+        match self {
+            EmbeddedListener::Plain(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok((Box::new(s) as BoxedStream, peer))
+            }
+            EmbeddedListener::Ws(l) => l.accept().await,
+        }
+    }
 }
 
 /// Stops the embedded broker when dropped.
@@ -52,15 +81,37 @@ impl EmbeddedTarget {
         seed: u64,
         virtual_time: bool,
     ) -> (EmbeddedTarget, EmbeddedHandle) {
+        Self::start_with_ws(config, seed, virtual_time, WsOptions::default())
+    }
+
+    /// Like [`EmbeddedTarget::start`], with `ws` for the WebSocket listener (the tests of the
+    /// suite use deliberately broken settings to show that the chapter 6 tests can fail).
+    pub fn start_with_ws(
+        config: Config,
+        seed: u64,
+        virtual_time: bool,
+        ws: WsOptions,
+    ) -> (EmbeddedTarget, EmbeddedHandle) {
         let (listener, connector) = memory_pair();
+        let (ws_listener, ws_connector) = memory_pair();
+        let listeners = vec![
+            EmbeddedListener::Plain(listener),
+            EmbeddedListener::Ws(UpgradeListener::ws(ws_listener, ws)),
+        ];
         let shared = SharedBroker::new(config, seed);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, shared.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(serve_many(
+            listeners,
+            shared.clone(),
+            ServeOptions::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         (
             EmbeddedTarget {
                 connector,
+                ws_connector,
                 shared,
                 virtual_time,
             },
@@ -91,6 +142,19 @@ impl Target for EmbeddedTarget {
 
     fn virtual_time(&self) -> bool {
         self.virtual_time
+    }
+
+    fn connect_websocket(&self) -> Option<BoxFuture<'_, io::Result<WsConnect>>> {
+        Some(Box::pin(async move {
+            let pipe = self.ws_connector.connect().await?;
+            let c = ws::connect(pipe, "ws://embedded/mqtt").await?;
+            let control = c.stream.control();
+            Ok(WsConnect {
+                stream: Box::new(c.stream) as BoxStream,
+                subprotocol: c.subprotocol,
+                control,
+            })
+        }))
     }
 }
 

@@ -26,4 +26,4 @@ pub use caps::{Cap, Capabilities};
 pub use case::{Ctx, Outcome, Stop, TestCase};
 pub use profile::Profile;
 pub use runner::{plan, run_planned, Planned, RunOptions};
-pub use target::{Target, TargetSpec, TcpTarget};
+pub use target::{Target, TargetSpec, TcpTarget, TlsClientOptions, TlsTarget, WsConnect, WsTarget};

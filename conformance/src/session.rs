@@ -9,7 +9,7 @@ use crate::embedded::EmbeddedTarget;
 use crate::probe::{probe, ProbeError, ProbeReport};
 use crate::runner::{plan, results, run_planned, PlanError, RunOptions};
 use crate::suite;
-use crate::target::{Target, TargetSpec, TcpTarget};
+use crate::target::{Target, TargetSpec};
 
 /// Why a run could not produce results.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ pub enum RunError {
     /// The target kind is not available in this build.
     #[error("{0}")]
     Unsupported(String),
+    /// The target's settings are unusable (an unreadable CA file, an invalid host name).
+    #[error("{0}")]
+    Target(std::io::Error),
 }
 
 /// Callbacks while a run goes on.
@@ -81,12 +84,9 @@ pub fn run_blocking(
     opts: &RunOptions,
     progress: &Progress,
 ) -> Result<(Results, ProbeReport), RunError> {
-    match spec {
-        TargetSpec::Tcp { addr } => {
-            let (rt, target) = tcp(addr)?;
-            rt.block_on(run_against(target, opts, progress))
-        }
-        TargetSpec::Embedded => run_embedded(opts, progress),
+    match remote(spec)? {
+        Some((rt, target)) => rt.block_on(run_against(target, opts, progress)),
+        None => run_embedded(opts, progress),
     }
 }
 
@@ -171,13 +171,20 @@ pub fn merge_into(acc: &mut Results, other: Results) {
     }
 }
 
-/// A multi-threaded runtime (real time) and a TCP target at `addr`.
-fn tcp(addr: &str) -> Result<(tokio::runtime::Runtime, Arc<dyn Target>), RunError> {
+/// A multi-threaded runtime (real time) and the target of a remote `spec` (TCP, TLS,
+/// WebSocket); `None` for the embedded target.
+fn remote(
+    spec: &TargetSpec,
+) -> Result<Option<(tokio::runtime::Runtime, Arc<dyn Target>)>, RunError> {
+    let Some(target) = spec.remote() else {
+        return Ok(None);
+    };
+    let target = target.map_err(RunError::Target)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    Ok((rt, Arc::new(TcpTarget::new(addr))))
+    Ok(Some((rt, target)))
 }
 
 /// A single-threaded runtime with paused (virtual) time, for the embedded broker.
@@ -194,12 +201,9 @@ pub fn probe_blocking(
     spec: &TargetSpec,
     profile: &crate::Profile,
 ) -> Result<ProbeReport, RunError> {
-    match spec {
-        TargetSpec::Tcp { addr } => {
-            let (rt, target) = tcp(addr)?;
-            Ok(rt.block_on(probe(target, profile))?)
-        }
-        TargetSpec::Embedded => {
+    match remote(spec)? {
+        Some((rt, target)) => Ok(rt.block_on(probe(target, profile))?),
+        None => {
             let rt = embedded_runtime()?;
             rt.block_on(async {
                 let (target, handle) =

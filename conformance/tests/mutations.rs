@@ -1,12 +1,14 @@
 //! Every test of the suite can fail. For each test that passes against the reference broker,
 //! some mutation of what the broker sends (a dropped, duplicated or altered packet, a suppressed
 //! close, an injected retained message) or some configuration of the reference broker that
-//! breaks one rule (messages never expire, will delay ignored, user properties dropped) turns
-//! its verdict to fail. A test nothing can fail checks nothing and must be rewritten.
+//! breaks one rule (messages never expire, will delay ignored, user properties dropped; over
+//! WebSocket: text frames taken as data, no subprotocol returned, one packet per frame assumed)
+//! turns its verdict to fail. A test nothing can fail checks nothing and must be rewritten.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use mqtt_broker_model::serve::ws::{Framing, OnText, WsOptions};
 use mqtt_broker_model::Config;
 use mqtt_conformance::caps::Capabilities;
 use mqtt_conformance::embedded::{configurations, EmbeddedTarget};
@@ -39,6 +41,33 @@ fn broken_configs(base: &Config) -> Vec<(&'static str, Config)> {
             Config {
                 user_properties: false,
                 ..base.clone()
+            },
+        ),
+    ]
+}
+
+/// The reference broker's WebSocket listener configured to break one rule of chapter 6 each.
+fn broken_websockets() -> Vec<(&'static str, WsOptions)> {
+    vec![
+        (
+            "WebSocket text frames taken as data",
+            WsOptions {
+                on_text: OnText::AcceptAsBinary,
+                ..WsOptions::default()
+            },
+        ),
+        (
+            "WebSocket subprotocol not returned",
+            WsOptions {
+                subprotocol: None,
+                ..WsOptions::default()
+            },
+        ),
+        (
+            "WebSocket frames assumed to hold one whole packet",
+            WsOptions {
+                framing: Framing::OnePacketPerFrame,
+                ..WsOptions::default()
             },
         ),
     ]
@@ -130,6 +159,15 @@ fn every_test_is_failed_by_some_mutation() {
                     break;
                 }
                 let (t, h) = start(broken);
+                let failed = failing(Arc::new(t), &caps, &here, &opts).await;
+                h.stop().await;
+                kill(failed, format!("broker configured: {name}"), &mut here);
+            }
+            for (name, ws) in broken_websockets() {
+                if here.is_empty() {
+                    break;
+                }
+                let (t, h) = EmbeddedTarget::start_with_ws(ec.config.clone(), 1, true, ws);
                 let failed = failing(Arc::new(t), &caps, &here, &opts).await;
                 h.stop().await;
                 kill(failed, format!("broker configured: {name}"), &mut here);

@@ -17,6 +17,7 @@ pub mod malformed;
 pub mod publish;
 pub mod session;
 pub mod subscribe;
+pub mod transport;
 pub(crate) mod util;
 
 /// Every test of the suite, in catalogue order.
@@ -27,5 +28,6 @@ pub fn all() -> Vec<TestCase> {
     v.extend(publish::tests());
     v.extend(subscribe::tests());
     v.extend(malformed::tests());
+    v.extend(transport::tests());
     v
 }
