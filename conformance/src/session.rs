@@ -171,11 +171,12 @@ pub fn merge_into(acc: &mut Results, other: Results) {
     }
 }
 
+/// A runtime and the target it runs against.
+type RemoteRun = (tokio::runtime::Runtime, Arc<dyn Target>);
+
 /// A multi-threaded runtime (real time) and the target of a remote `spec` (TCP, TLS,
 /// WebSocket); `None` for the embedded target.
-fn remote(
-    spec: &TargetSpec,
-) -> Result<Option<(tokio::runtime::Runtime, Arc<dyn Target>)>, RunError> {
+fn remote(spec: &TargetSpec) -> Result<Option<RemoteRun>, RunError> {
     let Some(target) = spec.remote() else {
         return Ok(None);
     };
