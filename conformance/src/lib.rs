@@ -1,7 +1,8 @@
 //! The conformance suite: a raw test client, the catalogue of tests, targets (embedded, TCP,
-//! simulated), the runner and the capability probe.
+//! TLS, WebSocket, simulated), the runner and the capability probe.
 //!
-//! - [`target`]: where byte streams go ([`Target`], [`TcpTarget`], the embedded broker).
+//! - [`target`]: where byte streams go ([`Target`], [`TcpTarget`], [`TlsTarget`], [`WsTarget`],
+//!   the embedded broker).
 //! - [`client`]: the raw test client with its trace.
 //! - [`case`]: what a test is ([`TestCase`], [`Ctx`], [`Stop`]).
 //! - [`suite`]: the tests, one module per chapter of the standards.

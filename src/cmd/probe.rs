@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mqtt_conformance::session::probe_blocking;
-use mqtt_conformance::TargetSpec;
 
 /// Arguments of `mqtt-conform probe`.
 #[derive(Debug, Default, clap::Args)]
 pub struct ProbeArgs {
-    /// `embedded` or `tcp://HOST:PORT`.
+    /// `embedded`, `tcp://HOST:PORT`, `mqtts://HOST:PORT`, `ws://HOST:PORT/PATH` or
+    /// `wss://HOST:PORT/PATH`.
     pub target: String,
+    #[command(flatten)]
+    pub tls: super::run::TlsArgs,
     /// Broker profile (YAML) with credentials and capability overrides.
     #[arg(long)]
     pub profile: Option<PathBuf>,
@@ -20,7 +22,7 @@ pub struct ProbeArgs {
 }
 
 pub fn run(args: ProbeArgs) -> ExitCode {
-    let spec: TargetSpec = match args.target.parse() {
+    let spec = match super::run::target_spec(&args.target, &args.tls) {
         Ok(s) => s,
         Err(e) => return super::usage_error(e),
     };

@@ -17,9 +17,12 @@ use mqtt_reports::{Results, Verdict};
 /// Arguments of `mqtt-conform run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// `embedded` (the reference broker in-process) or `tcp://HOST:PORT`.
+    /// `embedded` (the reference broker in-process), `tcp://HOST:PORT`, `mqtts://HOST:PORT`,
+    /// `ws://HOST:PORT/PATH` or `wss://HOST:PORT/PATH` (path /mqtt when none is given).
     #[arg(default_value = "embedded")]
     pub target: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Protocol versions to test: 3.1.1, 5.0 or all.
     #[arg(long, default_value = "all")]
     pub protocol: String,
@@ -40,10 +43,43 @@ pub struct RunArgs {
     pub out: PathBuf,
 }
 
+/// How a TLS target's certificate is checked (`run`, `probe`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// For mqtts:// and wss:// targets: trust only the CA certificates in this PEM file
+    /// (default: the Mozilla root certificates built in).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// For mqtts:// and wss:// targets: accept any certificate (self-signed test brokers).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Parses TARGET and applies the TLS options; they are an error for a target without TLS.
+pub fn target_spec(target: &str, tls: &TlsArgs) -> Result<TargetSpec, String> {
+    let mut spec: TargetSpec = target.parse().map_err(|e| format!("{e}"))?;
+    if tls.ca.is_some() || tls.insecure {
+        if !spec.uses_tls() {
+            return Err(format!(
+                "--ca and --insecure apply to mqtts:// and wss:// targets, not to {spec}"
+            ));
+        }
+        if tls.insecure {
+            eprintln!("warning: --insecure: the broker's certificate is not checked");
+        }
+        spec.set_tls(mqtt_conformance::TlsClientOptions {
+            ca_file: tls.ca.clone(),
+            insecure: tls.insecure,
+        });
+    }
+    Ok(spec)
+}
+
 impl Default for RunArgs {
     fn default() -> Self {
         RunArgs {
             target: "embedded".into(),
+            tls: TlsArgs::default(),
             protocol: "all".into(),
             profile: None,
             filter: Vec::new(),
@@ -73,7 +109,7 @@ pub fn load_profile(path: &Option<PathBuf>) -> Result<Profile, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
-    let spec: TargetSpec = match args.target.parse() {
+    let spec = match target_spec(&args.target, &args.tls) {
         Ok(s) => s,
         Err(e) => return super::usage_error(e),
     };

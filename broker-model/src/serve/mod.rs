@@ -17,7 +17,9 @@
 //! # Transports
 //!
 //! Anything implementing [`Listener`] can be served: `tokio::net::TcpListener`, the in-memory
-//! [`memory_pair`], or a newtype around another listener, outside this crate:
+//! [`memory_pair`], an [`UpgradeListener`] (TLS with [`tls`], WebSocket with [`ws`], both, or
+//! any listener boxed so that several transports share one `serve_many`), or a newtype around
+//! another listener, outside this crate:
 //!
 //! ```ignore
 //! struct SimListener(turmoil::net::TcpListener);

@@ -9,6 +9,7 @@
 //! | `publish` | 3.3-3.7 PUBLISH and acks, 4.3 QoS flows, 2.3.1 packet ids, 4.6 ordering, message expiry, payload format, request/response, user properties, 4.9 flow control, topic aliases, maximum packet size |
 //! | `subscribe` | 3.8-3.11 SUBSCRIBE/SUBACK/UNSUBSCRIBE/UNSUBACK, 4.7 topics and wildcards, `$` topics, subscription options, subscription ids, 4.8 shared subscriptions, retained messages |
 //! | `malformed` | 1.5 data representation, 2.x fixed header and properties, 4.13 errors, malformed packets of every type, 4.12 AUTH / enhanced authentication |
+//! | `transport` | 6 MQTT over WebSocket (runs when the target is reached over WebSocket) |
 
 use crate::case::TestCase;
 
