@@ -11,8 +11,8 @@ use std::io;
 
 use mqtt_broker_model::serve::ws::{self, WsOptions};
 use mqtt_broker_model::serve::{
-    memory_pair, serve_many, BoxedStream, Listener, MemoryConnector, MemoryListener, ServeOptions,
-    SharedBroker, UpgradeListener,
+    memory_pair, serve_many, AnyListener, MemoryConnector, ServeOptions, SharedBroker,
+    UpgradeListener,
 };
 use mqtt_broker_model::Config;
 use tokio::sync::oneshot;
@@ -25,26 +25,6 @@ pub struct EmbeddedTarget {
     ws_connector: MemoryConnector,
     shared: SharedBroker,
     virtual_time: bool,
-}
-
-/// The embedded broker's two listeners: plain pipes, and pipes that carry WebSocket.
-enum EmbeddedListener {
-    Plain(MemoryListener),
-    Ws(UpgradeListener),
-}
-
-impl Listener for EmbeddedListener {
-    type Stream = BoxedStream;
-
-    async fn accept(&mut self) -> io::Result<(Self::Stream, String)> {
-        match self {
-            EmbeddedListener::Plain(l) => {
-                let (s, peer) = l.accept().await?;
-                Ok((Box::new(s) as BoxedStream, peer))
-            }
-            EmbeddedListener::Ws(l) => l.accept().await,
-        }
-    }
 }
 
 /// Stops the embedded broker when dropped.
@@ -95,8 +75,8 @@ impl EmbeddedTarget {
         let (listener, connector) = memory_pair();
         let (ws_listener, ws_connector) = memory_pair();
         let listeners = vec![
-            EmbeddedListener::Plain(listener),
-            EmbeddedListener::Ws(UpgradeListener::ws(ws_listener, ws)),
+            AnyListener::Direct(listener),
+            AnyListener::Upgrade(UpgradeListener::ws(ws_listener, ws)),
         ];
         let shared = SharedBroker::new(config, seed);
         let (stop, stopped) = oneshot::channel::<()>();

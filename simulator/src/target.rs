@@ -1,25 +1,30 @@
 //! The `simulated` conformance target: the suite runs on a turmoil client host and opens
 //! turmoil TCP connections to the reference broker on the broker host, across links with
-//! latency and jitter. Time is turmoil's: waits cost nothing.
+//! latency and jitter. Time is turmoil's: waits cost nothing. The broker host also listens for
+//! WebSocket, so the chapter 6 tests run over the simulated network too.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_broker_model::serve::{serve, SharedBroker};
+use mqtt_broker_model::serve::ws::{self, WsOptions};
+use mqtt_broker_model::serve::{
+    serve_many, AnyListener, ServeOptions, SharedBroker, UpgradeListener,
+};
 use mqtt_broker_model::Config;
 use mqtt_conformance::runner::RunOptions;
 use mqtt_conformance::session::{run_against, Progress, RunError};
-use mqtt_conformance::target::{BoxFuture, BoxStream, Target};
+use mqtt_conformance::target::{BoxFuture, BoxStream, Target, WsConnect};
 use mqtt_reports::Results;
 
-use crate::world::{BROKER_HOST, BROKER_PORT};
+use crate::world::{BROKER_HOST, BROKER_PORT, BROKER_WS_PORT};
 
 /// Connections over turmoil's TCP to the broker host. Only usable inside a simulation host.
 #[derive(Debug, Clone)]
 pub struct SimulatedTarget {
     host: String,
     port: u16,
+    ws_port: Option<u16>,
 }
 
 impl SimulatedTarget {
@@ -28,7 +33,14 @@ impl SimulatedTarget {
         SimulatedTarget {
             host: host.into(),
             port,
+            ws_port: None,
         }
+    }
+
+    /// The same broker also listens for WebSocket on `ws_port`.
+    pub fn with_websocket(mut self, ws_port: u16) -> Self {
+        self.ws_port = Some(ws_port);
+        self
     }
 }
 
@@ -46,6 +58,21 @@ impl Target for SimulatedTarget {
 
     fn virtual_time(&self) -> bool {
         true
+    }
+
+    fn connect_websocket(&self) -> Option<BoxFuture<'_, io::Result<WsConnect>>> {
+        let port = self.ws_port?;
+        Some(Box::pin(async move {
+            let s = turmoil::net::TcpStream::connect((self.host.as_str(), port)).await?;
+            let url = format!("ws://{}:{port}/mqtt", self.host);
+            let c = ws::connect(s, &url).await?;
+            let control = c.stream.control();
+            Ok(WsConnect {
+                stream: Box::new(c.stream) as BoxStream,
+                subprotocol: c.subprotocol,
+                control,
+            })
+        }))
     }
 }
 
@@ -86,7 +113,18 @@ pub fn run_suite(config: Config, opts: &RunOptions, link: LinkConfig) -> Result<
         let shared = shared.clone();
         async move {
             let l = turmoil::net::TcpListener::bind(("0.0.0.0", BROKER_PORT)).await?;
-            serve(SimListener(l), shared, std::future::pending()).await;
+            let wl = turmoil::net::TcpListener::bind(("0.0.0.0", BROKER_WS_PORT)).await?;
+            let listeners = vec![
+                AnyListener::Direct(SimListener(l)),
+                AnyListener::Upgrade(UpgradeListener::ws(SimListener(wl), WsOptions::default())),
+            ];
+            serve_many(
+                listeners,
+                shared,
+                ServeOptions::default(),
+                std::future::pending(),
+            )
+            .await;
             Ok(())
         }
     });
@@ -94,7 +132,8 @@ pub fn run_suite(config: Config, opts: &RunOptions, link: LinkConfig) -> Result<
     let slot = result.clone();
     let opts = opts.clone();
     sim.client("suite", async move {
-        let target: Arc<dyn Target> = Arc::new(SimulatedTarget::new(BROKER_HOST, BROKER_PORT));
+        let target: Arc<dyn Target> =
+            Arc::new(SimulatedTarget::new(BROKER_HOST, BROKER_PORT).with_websocket(BROKER_WS_PORT));
         let r = run_against(target, &opts, &Progress::default())
             .await
             .map(|(r, _)| r);

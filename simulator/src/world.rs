@@ -29,6 +29,8 @@ pub type StreamWrapper = Arc<dyn Fn(u64, BoxStream) -> BoxStream + Send + Sync>;
 
 /// The broker's port on its host.
 pub const BROKER_PORT: u16 = 1883;
+/// The broker's WebSocket port in the conformance simulation.
+pub const BROKER_WS_PORT: u16 = 8080;
 /// The broker's host name.
 pub const BROKER_HOST: &str = "broker";
 

@@ -77,7 +77,7 @@ pub use listener::{
     MEMORY_PIPE_CAPACITY,
 };
 pub use shared::SharedBroker;
-pub use upgrade::{AnyStream, BoxedStream, UpgradeListener, HANDSHAKE_TIMEOUT};
+pub use upgrade::{AnyListener, AnyStream, BoxedStream, UpgradeListener, HANDSHAKE_TIMEOUT};
 
 use crate::{Config, ConnId, Event};
 

@@ -608,3 +608,27 @@ async fn tls_handshake_failure_does_not_stop_the_listener() {
         .expect("TLS handshake");
     connected(&mut s, "q").await;
 }
+
+#[tokio::test]
+async fn websocket_text_frame_gets_close_code_1003() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::Message;
+    let (listener, connector) = memory_pair();
+    let (_stop, _task) = serve_upgraded(UpgradeListener::ws(listener, ws::WsOptions::default()));
+    let pipe = connector.connect().await.unwrap();
+    let mut req = "ws://embedded/mqtt".into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+    let (mut c, _) = tokio_tungstenite::client_async(req, pipe).await.unwrap();
+    c.send(Message::binary(connect_packet("c"))).await.unwrap();
+    let m = tokio::time::timeout(DEADLINE, c.next()).await.unwrap();
+    assert_eq!(m.unwrap().unwrap(), Message::binary(CONNACK_OK.to_vec()));
+    c.send(Message::text("0\u{4}\u{0}\u{1}t!")).await.unwrap();
+    let m = tokio::time::timeout(DEADLINE, c.next()).await.unwrap();
+    match m {
+        Some(Ok(Message::Close(Some(f)))) => assert_eq!(f.code, CloseCode::Unsupported),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

@@ -129,3 +129,27 @@ impl Listener for UpgradeListener {
         }
     }
 }
+
+/// Listeners of different transports served together by one `serve_many`: a listener whose
+/// connections need no handshake (served as they come, boxed) or an [`UpgradeListener`].
+#[derive(Debug)]
+pub enum AnyListener<L> {
+    /// Connections used as they are accepted.
+    Direct(L),
+    /// Connections that went through a handshake first.
+    Upgrade(UpgradeListener),
+}
+
+impl<L: Listener> Listener for AnyListener<L> {
+    type Stream = BoxedStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Stream, String)> {
+        match self {
+            AnyListener::Direct(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok((Box::new(s) as BoxedStream, peer))
+            }
+            AnyListener::Upgrade(l) => l.accept().await,
+        }
+    }
+}

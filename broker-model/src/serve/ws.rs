@@ -221,9 +221,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 Some(Ok(Message::Binary(b))) => b,
                 Some(Ok(Message::Text(t))) => match this.on_text {
                     OnText::AcceptAsBinary => Bytes::from(t),
-                    // [MQTT-6.0.0-1]: a data frame other than binary closes the connection.
+                    // [MQTT-6.0.0-1]: a data frame other than binary closes the connection;
+                    // a close frame (1003: data of a type it cannot accept) says why, if it
+                    // can go out at once.
                     OnText::Close => {
                         this.eof = true;
+                        if let Poll::Ready(Ok(())) = Pin::new(&mut this.ws).poll_ready(cx) {
+                            let why = CloseFrame {
+                                code: CloseCode::Unsupported,
+                                reason: "MQTT travels in binary frames only".into(),
+                            };
+                            let sent = Pin::new(&mut this.ws).start_send(Message::Close(Some(why)));
+                            if sent.is_ok() {
+                                let _ = Pin::new(&mut this.ws).poll_flush(cx);
+                            }
+                        }
                         return Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             "a WebSocket text frame: MQTT travels in binary frames only \
@@ -402,17 +414,4 @@ where
         stream: WsStream::new(ws, Framing::Stream, OnText::Close),
         subprotocol,
     })
-}
-
-/// Sends a close frame with `code` and `reason`, best effort (the connection may be gone).
-pub async fn close_with<S>(stream: &mut WsStream<S>, code: CloseCode, reason: &str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    use futures_util::SinkExt;
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = stream.ws.send(Message::Close(Some(frame))).await;
 }
