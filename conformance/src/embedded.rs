@@ -127,13 +127,7 @@ impl Target for EmbeddedTarget {
     fn connect_websocket(&self) -> Option<BoxFuture<'_, io::Result<WsConnect>>> {
         Some(Box::pin(async move {
             let pipe = self.ws_connector.connect().await?;
-            let c = ws::connect(pipe, "ws://embedded/mqtt").await?;
-            let control = c.stream.control();
-            Ok(WsConnect {
-                stream: Box::new(c.stream) as BoxStream,
-                subprotocol: c.subprotocol,
-                control,
-            })
+            Ok(ws::connect(pipe, "ws://embedded/mqtt").await?.into())
         }))
     }
 }

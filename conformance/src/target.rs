@@ -57,6 +57,17 @@ pub struct WsConnect {
     pub control: WsControl,
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> From<ws::WsConnection<S>> for WsConnect {
+    fn from(c: ws::WsConnection<S>) -> Self {
+        let control = c.stream.control();
+        WsConnect {
+            stream: Box::new(c.stream),
+            subprotocol: c.subprotocol,
+            control,
+        }
+    }
+}
+
 /// How a TLS client checks the broker's certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsClientOptions {
@@ -428,23 +439,12 @@ impl WsTarget {
 
     async fn open(&self) -> io::Result<WsConnect> {
         let tcp = self.tcp.open().await?;
-        let (stream, subprotocol, control) = match &self.tls {
-            None => {
-                let c = ws::connect(tcp, &self.url).await?;
-                let control = c.stream.control();
-                (Box::new(c.stream) as BoxStream, c.subprotocol, control)
-            }
+        Ok(match &self.tls {
+            None => ws::connect(tcp, &self.url).await?.into(),
             Some(tls) => {
                 let tls = tls.wrap(tcp, &self.tcp.addr).await?;
-                let c = ws::connect(tls, &self.url).await?;
-                let control = c.stream.control();
-                (Box::new(c.stream) as BoxStream, c.subprotocol, control)
+                ws::connect(tls, &self.url).await?.into()
             }
-        };
-        Ok(WsConnect {
-            stream,
-            subprotocol,
-            control,
         })
     }
 }

@@ -65,13 +65,7 @@ impl Target for SimulatedTarget {
         Some(Box::pin(async move {
             let s = turmoil::net::TcpStream::connect((self.host.as_str(), port)).await?;
             let url = format!("ws://{}:{port}/mqtt", self.host);
-            let c = ws::connect(s, &url).await?;
-            let control = c.stream.control();
-            Ok(WsConnect {
-                stream: Box::new(c.stream) as BoxStream,
-                subprotocol: c.subprotocol,
-                control,
-            })
+            Ok(ws::connect(s, &url).await?.into())
         }))
     }
 }
