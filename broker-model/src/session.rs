@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub(crate) incoming_qos2: BTreeSet<u16>,
     /// Next packet identifier to try.
     pub(crate) next_packet_id: u16,
+    /// User name of the last connection (authorizes deliveries while it is away too).
+    pub(crate) username: Option<String>,
 }
 
 impl Session {
@@ -84,6 +86,7 @@ impl Session {
             queue: VecDeque::new(),
             inflight: VecDeque::new(),
             incoming_qos2: BTreeSet::new(),
+            username: None,
             next_packet_id: 1,
         }
     }

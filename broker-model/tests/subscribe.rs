@@ -286,3 +286,39 @@ fn subscribe_reserved_bits_malformed() {
     let v = h.violations(c);
     assert!(v[0].1.contains(&"MQTT-3.8.3-4".to_string()), "{v:?}");
 }
+
+#[test]
+fn acl_is_checked_per_delivered_message() {
+    // A rule keeping everyone from receiving `secret/#` also holds against a granted `#`:
+    // neither retained nor new messages on those topics reach the subscriber.
+    let mut h = Harness::new(Config {
+        acl: Some(Acl {
+            default_allow: true,
+            rules: vec![AclRule {
+                username: None,
+                client_id: None,
+                topic: "secret/#".into(),
+                access: AclAccess::Subscribe,
+                allow: false,
+            }],
+        }),
+        sys_topics: false,
+        ..Config::default()
+    });
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "secret/r", b"s", QoS::AtMostOnce, true, 0);
+    h.publish_acked(p, "public/r", b"p", QoS::AtMostOnce, true, 0);
+    let c = h.client(V5, "c", true);
+    assert_eq!(
+        h.subscribe(c, "secret/#", QoS::AtMostOnce).reason_codes,
+        vec![ReasonCode::NOT_AUTHORIZED]
+    );
+    assert_eq!(
+        h.subscribe(c, "#", QoS::AtMostOnce).reason_codes,
+        vec![ReasonCode::GRANTED_QOS_0]
+    );
+    h.publish_acked(p, "secret/x", b"s", QoS::AtMostOnce, false, 0);
+    h.publish_acked(p, "public/x", b"p", QoS::AtMostOnce, false, 0);
+    let topics: Vec<String> = h.publishes(c).iter().map(|p| p.topic.to_string()).collect();
+    assert_eq!(topics, vec!["public/r", "public/x"]);
+}

@@ -320,6 +320,7 @@ impl Broker {
         if let Some(s) = self.sessions.get_mut(&client_id) {
             s.conn = Some(conn);
             s.protocol = c.protocol;
+            s.username = c.username.as_ref().map(|u| u.to_string());
             s.expiry_interval = granted;
             s.connect_expiry_was_zero = requested == 0;
             s.expires_at = None;

@@ -764,7 +764,16 @@ impl Broker {
         let topic: &str = &msg.topic;
         let mut direct: BTreeMap<String, Delivery> = BTreeMap::new();
         let mut groups: BTreeMap<(String, String), Members> = BTreeMap::new();
+        let acl = self.config.acl.as_ref();
         for (cid, s) in &self.sessions {
+            // Authorization is checked per message too: a granted wildcard filter does not
+            // open the topics a rule keeps this user or client from receiving.
+            if acl.is_some()
+                && !s.subs.is_empty()
+                && !acl::allowed(acl, Op::Subscribe, cid, s.username.as_deref(), topic)
+            {
+                continue;
+            }
             for (filter, sub) in &s.subs {
                 if let Some((name, inner)) = &sub.shared {
                     if topic_matches(inner, topic) {

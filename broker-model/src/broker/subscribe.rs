@@ -119,8 +119,12 @@ impl Broker {
                 let now = self.now;
                 let expiry_on = self.config.message_expiry;
                 self.retained.retain(|_, m| !(expiry_on && m.expired(now)));
+                let acl = self.config.acl.as_ref();
                 for (topic, m) in &self.retained {
-                    if topic_matches(filter, topic) {
+                    // Authorized per message, as in routing.
+                    if topic_matches(filter, topic)
+                        && acl::allowed(acl, Op::Subscribe, &cid, username.as_deref(), topic)
+                    {
                         retained.push(Delivery {
                             msg: m.clone(),
                             qos: m.qos.min(granted),

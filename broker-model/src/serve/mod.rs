@@ -21,7 +21,7 @@
 //! any listener boxed so that several transports share one `serve_many`), or a newtype around
 //! another listener, outside this crate:
 //!
-//! ```ignore
+//! ```text
 //! struct SimListener(turmoil::net::TcpListener);
 //! impl mqtt_broker_model::serve::Listener for SimListener {
 //!     type Stream = turmoil::net::TcpStream;
