@@ -148,7 +148,9 @@ pub struct AclRule {
 pub enum AclAccess {
     /// PUBLISH.
     Publish,
-    /// SUBSCRIBE.
+    /// SUBSCRIBE: checked on each filter of a SUBSCRIBE, and on the topic of every message
+    /// delivered (routed or retained), so that a granted wildcard filter does not reach a
+    /// denied topic.
     Subscribe,
     /// Both.
     #[default]
