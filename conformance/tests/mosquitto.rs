@@ -1,5 +1,8 @@
-//! The full suite against mosquitto over loopback TCP: no errors of the suite itself, and the
-//! failing tests are exactly those of `expectations/mosquitto-2.0.yaml`.
+//! The full suite against mosquitto over loopback TCP, then over TLS (a second listener of the
+//! same mosquitto, with a certificate from our test CA): no errors of the suite itself, and on
+//! each transport the failing tests are exactly those of `expectations/mosquitto-2.0.yaml`.
+
+mod tls_common;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -9,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_conformance::runner::RunOptions;
 use mqtt_conformance::session::{run_blocking, Progress};
-use mqtt_conformance::{Profile, TargetSpec};
+use mqtt_conformance::{Profile, TargetSpec, TlsClientOptions};
 use mqtt_reports::Verdict;
 
 struct Broker(Child);
@@ -40,14 +43,20 @@ fn mosquitto() -> Option<PathBuf> {
     None
 }
 
-fn start(port: u16) -> Broker {
+/// mosquitto with a plain listener on `port` and a TLS listener on `tls_port`.
+fn start(port: u16, tls_port: u16, pki: &tls_common::TestPki) -> Broker {
     let dir = std::env::temp_dir().join(format!("mqtt-conform-mosq-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let conf = dir.join("mosquitto.conf");
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nsys_interval 1\nmax_keepalive 65535\n"
+            "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nsys_interval 1\nmax_keepalive 65535\n\
+             listener {port} 127.0.0.1\n\
+             listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            pki.ca_pem.display(),
+            pki.cert_pem.display(),
+            pki.key_pem.display()
         ),
     )
     .expect("write config");
@@ -62,12 +71,11 @@ fn start(port: u16) -> Broker {
         .expect("start mosquitto");
     let broker = Broker(child);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    for p in [port, tls_port] {
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen on {p}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     broker
 }
@@ -105,18 +113,38 @@ fn mosquitto_failures_match_expectations() {
         );
         return;
     }
-    let port = free_port();
-    let _broker = start(port);
+    let (port, tls_port) = (free_port(), free_port());
+    let pki = tls_common::test_pki("mosquitto");
+    let _broker = start(port, tls_port, &pki);
     let (profile, expected, intermittent) = expected_failures();
-    let opts = RunOptions {
-        run_tag: format!("m{}", std::process::id()),
-        profile,
-        ..RunOptions::default()
-    };
-    let spec = TargetSpec::Tcp {
+    let tcp = TargetSpec::Tcp {
         addr: format!("127.0.0.1:{port}"),
     };
-    let (results, _probe) = run_blocking(&spec, &opts, &Progress::default()).expect("suite runs");
+    let tls = TargetSpec::Tls {
+        addr: format!("127.0.0.1:{tls_port}"),
+        tls: TlsClientOptions {
+            ca_file: Some(pki.ca_pem.clone()),
+            insecure: false,
+        },
+    };
+    for (n, spec) in [tcp, tls].iter().enumerate() {
+        let opts = RunOptions {
+            run_tag: format!("m{}x{n}", std::process::id()),
+            profile: profile.clone(),
+            ..RunOptions::default()
+        };
+        check(spec, &opts, &expected, &intermittent);
+    }
+}
+
+/// Runs the suite against `spec` and compares the failures with the expectation file.
+fn check(
+    spec: &TargetSpec,
+    opts: &RunOptions,
+    expected: &BTreeSet<String>,
+    intermittent: &BTreeSet<String>,
+) {
+    let (results, _probe) = run_blocking(spec, opts, &Progress::default()).expect("suite runs");
     for t in &results.tests {
         eprintln!(
             "{:<60} {:?} {}",
@@ -133,7 +161,7 @@ fn mosquitto_failures_match_expectations() {
             .count()
             * 2
             > results.tests.len(),
-        "fewer than half of the tests passed against mosquitto: the suite or the setup is broken"
+        "{spec}: fewer than half of the tests passed against mosquitto: the suite or the setup is broken"
     );
     let errors: Vec<_> = results
         .tests
@@ -143,7 +171,7 @@ fn mosquitto_failures_match_expectations() {
         .collect();
     assert!(
         errors.is_empty(),
-        "errors of the suite itself:\n{}",
+        "{spec}: errors of the suite itself:\n{}",
         errors.join("\n")
     );
     let failing: BTreeSet<String> = results
@@ -152,7 +180,7 @@ fn mosquitto_failures_match_expectations() {
         .filter(|t| t.verdict == Verdict::Fail)
         .map(|t| t.id.clone())
         .collect();
-    let unexpected: Vec<_> = failing.difference(&expected).collect();
+    let unexpected: Vec<_> = failing.difference(expected).collect();
     let fixed: Vec<_> = expected
         .difference(&failing)
         .filter(|id| !intermittent.contains(*id))
@@ -173,7 +201,7 @@ fn mosquitto_failures_match_expectations() {
         .collect();
     assert!(
         unexpected.is_empty() && fixed.is_empty(),
-        "failures differ from expectations/mosquitto-2.0.yaml\nunexpected failures:\n{}\nexpected but passing: {:?}",
+        "{spec}: failures differ from expectations/mosquitto-2.0.yaml\nunexpected failures:\n{}\nexpected but passing: {:?}",
         detail.join("\n"),
         fixed
     );

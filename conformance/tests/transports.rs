@@ -4,7 +4,8 @@
 //! pass; over plain TLS they skip. A certificate the client does not trust is refused with a
 //! message that says so.
 
-use std::path::PathBuf;
+mod tls_common;
+
 use std::sync::Arc;
 
 use mqtt_broker_model::serve::tls::{server_config, TlsAcceptor};
@@ -15,31 +16,6 @@ use mqtt_conformance::runner::RunOptions;
 use mqtt_conformance::session::{run_against, Progress};
 use mqtt_conformance::{Target, TlsClientOptions, TlsTarget, WsTarget};
 use mqtt_reports::Verdict;
-
-/// A CA, and a leaf certificate for localhost / 127.0.0.1 signed by it: (leaf chain, leaf
-/// key, path of the CA's PEM file).
-fn certificates() -> (
-    Vec<rustls_pki_types::CertificateDer<'static>>,
-    rustls_pki_types::PrivateKeyDer<'static>,
-    PathBuf,
-) {
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "mqtt-conform test CA");
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-        .expect("leaf params")
-        .signed_by(&leaf_key, &issuer)
-        .expect("leaf certificate");
-    let ca_path = std::env::temp_dir().join(format!("mqtt-conform-ca-{}.pem", std::process::id()));
-    std::fs::write(&ca_path, ca_cert.pem()).expect("write CA");
-    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    (vec![leaf.der().clone()], key, ca_path)
-}
 
 async fn bind() -> (tokio::net::TcpListener, String) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -83,8 +59,11 @@ fn suite_runs_over_tls_websocket_and_wss() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let (chain, key, ca_path) = certificates();
-        let acceptor = TlsAcceptor::from(server_config(chain, key).expect("server config"));
+        let pki = tls_common::test_pki("transports");
+        let ca_path = pki.ca_pem.clone();
+        let acceptor = TlsAcceptor::from(
+            server_config(pki.chain.clone(), pki.key.clone_key()).expect("server config"),
+        );
         let (tls, tls_addr) = bind().await;
         let (ws, ws_addr) = bind().await;
         let (wss, wss_addr) = bind().await;
@@ -164,6 +143,5 @@ fn suite_runs_over_tls_websocket_and_wss() {
 
         let _ = stop.send(());
         let _ = server.await;
-        let _ = std::fs::remove_file(ca_path);
     });
 }

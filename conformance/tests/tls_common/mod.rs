@@ -1,0 +1,61 @@
+//! Test certificates: a CA of our own and a leaf for localhost / 127.0.0.1 signed by it, as
+#![allow(dead_code)] // each test binary uses part of it
+//! DER for rustls and as PEM files for brokers that read files.
+
+use std::path::PathBuf;
+
+/// A leaf certificate, its key and the CA that signed it.
+pub struct TestPki {
+    /// The leaf's chain (the leaf alone), DER.
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The leaf's private key, DER.
+    pub key: rustls_pki_types::PrivateKeyDer<'static>,
+    /// PEM file of the CA certificate.
+    pub ca_pem: PathBuf,
+    /// PEM file of the leaf certificate.
+    pub cert_pem: PathBuf,
+    /// PEM file of the leaf's private key.
+    pub key_pem: PathBuf,
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        for p in [&self.ca_pem, &self.cert_pem, &self.key_pem] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Makes the certificates; the files go to the temp directory under names unique to `label`
+/// and this process.
+pub fn test_pki(label: &str) -> TestPki {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "mqtt-conform test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf certificate");
+    let file = |what: &str| {
+        std::env::temp_dir().join(format!(
+            "mqtt-conform-{label}-{}-{what}.pem",
+            std::process::id()
+        ))
+    };
+    let (ca_pem, cert_pem, key_pem) = (file("ca"), file("cert"), file("key"));
+    std::fs::write(&ca_pem, ca_cert.pem()).expect("write CA");
+    std::fs::write(&cert_pem, leaf.pem()).expect("write certificate");
+    std::fs::write(&key_pem, leaf_key.serialize_pem()).expect("write key");
+    TestPki {
+        chain: vec![leaf.der().clone()],
+        key: rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        ca_pem,
+        cert_pem,
+        key_pem,
+    }
+}
