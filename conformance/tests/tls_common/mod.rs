@@ -1,6 +1,6 @@
 //! Test certificates: a CA of our own and a leaf for localhost / 127.0.0.1 signed by it, as
-#![allow(dead_code)] // each test binary uses part of it
 //! DER for rustls and as PEM files for brokers that read files.
+#![allow(dead_code)] // each test binary uses part of it
 
 use std::path::PathBuf;
 
