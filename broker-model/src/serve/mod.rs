@@ -77,7 +77,9 @@ pub use listener::{
     MEMORY_PIPE_CAPACITY,
 };
 pub use shared::SharedBroker;
-pub use upgrade::{AnyListener, AnyStream, BoxedStream, UpgradeListener, HANDSHAKE_TIMEOUT};
+pub use upgrade::{
+    AnyListener, AnyStream, BoxedStream, UpgradeListener, HANDSHAKE_TIMEOUT, MAX_PENDING_HANDSHAKES,
+};
 
 use crate::{Config, ConnId, Event};
 

@@ -632,3 +632,29 @@ async fn websocket_text_frame_gets_close_code_1003() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn silent_handshakes_are_bounded() {
+    let (listener, connector) = memory_pair();
+    let (_stop, _task) = serve_upgraded(UpgradeListener::ws(listener, ws::WsOptions::default()));
+    let mut silent = Vec::new();
+    for _ in 0..MAX_PENDING_HANDSHAKES {
+        silent.push(connector.connect().await.unwrap());
+    }
+    // Let the listener take them all in.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more is closed at once, long before the handshake timeout.
+    let mut extra = connector.connect().await.unwrap();
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(Duration::from_secs(3), extra.read(&mut buf))
+        .await
+        .expect("the connection over the bound is closed at once");
+    assert_eq!(n.unwrap(), 0);
+    // A silent connection that is within the bound is still open.
+    let first = silent.first_mut().unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), first.read(&mut buf))
+            .await
+            .is_err()
+    );
+}

@@ -24,6 +24,10 @@ pub type BoxedStream = Box<dyn AnyStream>;
 /// Time a connection gets to complete its TLS or WebSocket handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes in progress at once on one listener; a connection beyond that is closed at once
+/// (a flood of silent connections cannot make the listener hold unbounded state).
+pub const MAX_PENDING_HANDSHAKES: usize = 1024;
+
 /// A listener that accepts from an inner listener, runs a handshake on each connection in a
 /// task of its own (bounded by a timeout) and yields the connections whose handshake
 /// succeeded, boxed. A failed or slow handshake is logged and dropped; it never holds up the
@@ -62,6 +66,7 @@ impl UpgradeListener {
             Box::pin(async move { fut.await.map(|s| Box::new(s) as BoxedStream) })
         });
         let (tx, ready) = mpsc::channel(64);
+        let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
         let task = tokio::spawn(async move {
             loop {
                 let (stream, peer) = match inner.accept().await {
@@ -72,9 +77,14 @@ impl UpgradeListener {
                         continue;
                     }
                 };
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "too many {kind} handshakes in progress: connection closed");
+                    continue;
+                };
                 let upgrade = upgrade.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream)).await {
                         Ok(Ok(s)) => {
                             let _ = tx.send((s, format!("{kind}:{peer}"))).await;
