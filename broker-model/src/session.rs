@@ -41,8 +41,11 @@ pub(crate) struct Inflight {
     pub(crate) packet_id: u16,
     pub(crate) delivery: Delivery,
     pub(crate) state: OutState,
-    /// Message Expiry Interval written in the first PUBLISH (kept for retransmission).
+    /// Message Expiry Interval written in the first PUBLISH (used again when expiry is off).
     pub(crate) expiry: Option<u32>,
+    /// Owed a resend since the session was resumed, not yet sent on this connection (the
+    /// client's Receive Maximum holds it back).
+    pub(crate) resend_pending: bool,
 }
 
 /// A session.

@@ -129,3 +129,55 @@ fn partial_packets_any_split() {
     }
     assert_eq!(h.publishes(s).len(), 1);
 }
+
+/// A persistent 5.0 connection of `id` with Receive Maximum `rm`.
+fn persistent(h: &mut Harness, id: &str, rm: u16) -> mqtt_broker_model::ConnId {
+    let mut c = Connect::new(V5, id);
+    c.keep_alive = 0;
+    c.clean_start = false;
+    c.properties.session_expiry_interval = Some(3600);
+    c.properties.receive_maximum = Some(rm);
+    let (conn, ack) = h.connect(c);
+    assert_eq!(ack.reason_code, ReasonCode::SUCCESS);
+    conn
+}
+
+#[test]
+fn resends_after_reconnect_respect_the_new_receive_maximum() {
+    // [MQTT-3.3.4-9] [MQTT-4.9.0-1] with [MQTT-4.4.0-1]: the quota starts again with the new
+    // connection, and resent messages count against it.
+    let mut h = Harness::default_broker();
+    let s = persistent(&mut h, "s", 5);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    for i in 1..=5u16 {
+        h.publish_acked(
+            p,
+            "t",
+            format!("m{i}").as_bytes(),
+            QoS::AtLeastOnce,
+            false,
+            i,
+        );
+    }
+    assert_eq!(h.publishes(s).len(), 5); // none acknowledged
+    h.drop_conn(s);
+    let s = persistent(&mut h, "s", 2);
+    let first = h.publishes(s);
+    let payloads = |v: &[mqtt_codec::Publish]| -> Vec<String> {
+        v.iter()
+            .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+            .collect()
+    };
+    assert_eq!(payloads(&first), vec!["m1", "m2"]);
+    assert!(first.iter().all(|p| p.dup));
+    // Each acknowledgement lets one more resend go, in order.
+    h.ack(s, &first[0]);
+    let next = h.publishes(s);
+    assert_eq!(payloads(&next), vec!["m3"]);
+    h.ack(s, &first[1]);
+    h.ack(s, &next[0]);
+    let rest = h.publishes(s);
+    assert_eq!(payloads(&rest), vec!["m4", "m5"]);
+    assert!(rest.iter().all(|p| p.dup));
+}

@@ -333,3 +333,26 @@ fn acl_on_publish() {
     assert!(matches!(&h.recv(c3)[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::SUCCESS));
     assert!(h.publishes(sub).is_empty());
 }
+
+#[test]
+fn a_resent_publish_carries_the_expiry_left() {
+    // [MQTT-3.3.2-6]: the interval received minus the time the message waited in the server,
+    // also when it is sent again after a reconnect.
+    let mut h = Harness::default_broker();
+    let s = h.client(V5, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V5, "p", true);
+    let mut m = publish("t", b"x", QoS::AtLeastOnce, false, 1);
+    m.properties.message_expiry_interval = Some(100);
+    h.publish(p, m);
+    let first = h.publishes(s);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].properties.message_expiry_interval, Some(100));
+    h.drop_conn(s);
+    h.advance_secs(60);
+    let s = h.client(V5, "s", false);
+    let again = h.publishes(s);
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup);
+    assert_eq!(again[0].properties.message_expiry_interval, Some(40));
+}

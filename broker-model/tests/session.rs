@@ -125,3 +125,27 @@ fn queue_bound_drops_qos0_first() {
     let next = h.publishes(s);
     assert_eq!(&next[0].payload[..], b"q1b");
 }
+
+#[test]
+fn a_5_0_session_resumed_by_3_1_1_loses_the_5_0_options() {
+    // 3.1.1 has no No Local, and RETAIN is 0 on established subscriptions (3.1.1
+    // [MQTT-3.3.1-9]); a session made by a 5.0 connection and resumed by a 3.1.1 one follows
+    // 3.1.1 ([MQTT-4.5.0-1]: every matching subscription gets the message).
+    let mut h = Harness::default_broker();
+    let s = h.client(V5, "s", false);
+    let opts = mqtt_codec::SubscriptionOptions {
+        no_local: true,
+        retain_as_published: true,
+        ..mqtt_codec::SubscriptionOptions::qos(QoS::AtMostOnce)
+    };
+    h.subscribe_opts(s, "t", opts, None);
+    h.drop_conn(s);
+    let s = h.client(V3, "s", false);
+    h.publish_acked(s, "t", b"own", QoS::AtMostOnce, false, 0);
+    let p = h.client(V3, "p", true);
+    h.publish_acked(p, "t", b"kept", QoS::AtMostOnce, true, 0);
+    let got = h.publishes(s);
+    let payloads: Vec<&[u8]> = got.iter().map(|p| &p.payload[..]).collect();
+    assert_eq!(payloads, vec![&b"own"[..], &b"kept"[..]]);
+    assert!(got.iter().all(|p| !p.retain));
+}

@@ -101,3 +101,28 @@ fn invalid_share_names_and_no_local() {
     h.publish_acked(p, "$share/g/t", b"x", QoS::AtMostOnce, false, 0);
     assert_eq!(h.publishes(c3).len(), 1);
 }
+
+#[test]
+fn retain_as_published_holds_for_shared_subscriptions() {
+    // [MQTT-3.3.1-12] [MQTT-3.3.1-13]: the option applies to shared subscriptions too.
+    let mut h = Harness::default_broker();
+    let rap = mqtt_codec::SubscriptionOptions {
+        retain_as_published: true,
+        ..mqtt_codec::SubscriptionOptions::qos(QoS::AtMostOnce)
+    };
+    let a = h.client(V5, "a", true);
+    h.subscribe_opts(a, "$share/g/t", rap, None);
+    let b = h.client(V5, "b", true);
+    h.subscribe(b, "$share/h/t", QoS::AtMostOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "t", b"r", QoS::AtMostOnce, true, 0);
+    let got_a = h.publishes(a);
+    let got_b = h.publishes(b);
+    assert_eq!(got_a.len(), 1);
+    assert!(
+        got_a[0].retain,
+        "Retain As Published 1: RETAIN as published"
+    );
+    assert_eq!(got_b.len(), 1);
+    assert!(!got_b[0].retain, "Retain As Published 0: RETAIN 0");
+}

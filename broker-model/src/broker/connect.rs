@@ -429,34 +429,69 @@ impl Broker {
 
     /// [MQTT-4.4.0-1] (both versions): on resumption, unacknowledged PUBLISH packets again
     /// with DUP 1 ([MQTT-3.3.1-1]) and PUBREL packets, with their packet identifiers, in the
-    /// original order (3.1.1 [MQTT-4.6.0-1]).
+    /// original order (3.1.1 [MQTT-4.6.0-1]): every in-flight message is owed a resend, sent
+    /// as the new connection's Receive Maximum allows.
     fn resend_inflight(&mut self, cid: &str) {
-        let Some(s) = self.sessions.get(cid) else {
-            return;
-        };
-        let Some(conn) = s.conn else {
-            return;
-        };
-        let v5 = s.protocol.is_v5();
-        let items: Vec<_> = s.inflight.iter().cloned().collect();
-        let mut too_large = Vec::new();
-        for f in items {
+        if let Some(s) = self.sessions.get_mut(cid) {
+            for f in s.inflight.iter_mut() {
+                f.resend_pending = true;
+            }
+        }
+        self.resend_pending(cid);
+    }
+
+    /// Sends, in order, the resends a resumption left owed while the quota allows: the
+    /// Receive Maximum of the new connection counts every message not yet completed, resent
+    /// or not ([MQTT-3.3.4-9]; the quota starts again with each connection, [MQTT-4.9.0-1]).
+    /// A resent PUBLISH carries the Message Expiry Interval left now ([MQTT-3.3.2-6]; the
+    /// message is still delivered once onward delivery has started, 0 when none is left).
+    pub(crate) fn resend_pending(&mut self, cid: &str) {
+        let expiry_on = self.config.message_expiry;
+        let max_inflight = usize::from(self.config.max_inflight.max(1));
+        loop {
+            let Some(s) = self.sessions.get_mut(cid) else {
+                return;
+            };
+            let Some(conn) = s.conn else {
+                return;
+            };
+            let Some(c) = self.conns.get(&conn) else {
+                return;
+            };
+            if !c.is_connected() {
+                return;
+            }
+            let v5 = c.is_v5();
+            let limit = usize::from(c.client_receive_maximum.max(1)).min(max_inflight);
+            let active = s.inflight.iter().filter(|f| !f.resend_pending).count();
+            if active >= limit {
+                return;
+            }
+            let Some(f) = s.inflight.iter_mut().find(|f| f.resend_pending) else {
+                return;
+            };
+            f.resend_pending = false;
+            let f = f.clone();
             match f.state {
                 OutState::AwaitPubComp => {
                     self.send_packet(conn, &Packet::PubRel(PubRel::new(f.packet_id)));
                 }
                 OutState::AwaitPubAck | OutState::AwaitPubRec => {
-                    let mut p: Publish = f.delivery.msg.to_publish(&f.delivery, f.expiry, v5);
+                    let expiry = if expiry_on {
+                        f.delivery.msg.remaining_expiry(self.now).unwrap_or(Some(0))
+                    } else {
+                        f.expiry
+                    };
+                    let mut p: Publish = f.delivery.msg.to_publish(&f.delivery, expiry, v5);
                     p.dup = true;
                     p.packet_id = f.packet_id;
                     if !self.send_publish(conn, p) {
-                        too_large.push(f.packet_id);
+                        if let Some(s) = self.sessions.get_mut(cid) {
+                            s.inflight.retain(|g| g.packet_id != f.packet_id);
+                        }
                     }
                 }
             }
-        }
-        if let Some(s) = self.sessions.get_mut(cid) {
-            s.inflight.retain(|f| !too_large.contains(&f.packet_id));
         }
     }
 

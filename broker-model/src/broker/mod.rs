@@ -34,9 +34,17 @@ pub(crate) struct PendingWill {
     pub(crate) username: Option<String>,
 }
 
-/// Members of a shared subscription matching a message: (client id, granted QoS,
-/// subscription identifier, connected).
-type Members = Vec<(String, QoS, Option<u32>, bool)>;
+/// A member of a shared subscription that matches a message.
+#[derive(Debug, Clone)]
+struct Member {
+    client_id: String,
+    granted: QoS,
+    subscription_id: Option<u32>,
+    connected: bool,
+    /// Its Retain As Published option ([MQTT-3.3.1-12] [MQTT-3.3.1-13] hold for shared
+    /// subscriptions too).
+    retain_as_published: bool,
+}
 
 /// Running totals.
 #[derive(Debug, Clone, Copy, Default)]
@@ -763,7 +771,7 @@ impl Broker {
     fn route(&mut self, msg: Arc<Message>) -> usize {
         let topic: &str = &msg.topic;
         let mut direct: BTreeMap<String, Delivery> = BTreeMap::new();
-        let mut groups: BTreeMap<(String, String), Members> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, String), Vec<Member>> = BTreeMap::new();
         let acl = self.config.acl.as_ref();
         for (cid, s) in &self.sessions {
             // Authorization is checked per message too: a granted wildcard filter does not
@@ -774,13 +782,22 @@ impl Broker {
             {
                 continue;
             }
+            // Options of 5.0 only, kept by a session a 3.1.1 connection resumed: 3.1.1 has no
+            // No Local, and RETAIN is 0 on established subscriptions ([MQTT-3.3.1-9] 3.1.1).
+            let v5 = s.protocol.is_v5();
             for (filter, sub) in &s.subs {
                 if let Some((name, inner)) = &sub.shared {
                     if topic_matches(inner, topic) {
                         groups
                             .entry((name.clone(), inner.clone()))
                             .or_default()
-                            .push((cid.clone(), sub.qos, sub.subscription_id, s.conn.is_some()));
+                            .push(Member {
+                                client_id: cid.clone(),
+                                granted: sub.qos,
+                                subscription_id: sub.subscription_id,
+                                connected: s.conn.is_some(),
+                                retain_as_published: v5 && sub.retain_as_published,
+                            });
                     }
                     continue;
                 }
@@ -789,14 +806,14 @@ impl Broker {
                     continue;
                 }
                 // [MQTT-3.8.3-3]: No Local.
-                if sub.no_local && msg.publisher.as_deref() == Some(cid.as_str()) {
+                if v5 && sub.no_local && msg.publisher.as_deref() == Some(cid.as_str()) {
                     continue;
                 }
                 // [MQTT-3.8.4-8] (5.0) / [MQTT-3.8.4-6] (3.1.1): min(published, granted).
                 let qos = msg.qos.min(sub.qos);
                 // [MQTT-3.3.1-12] [MQTT-3.3.1-13] (5.0) Retain As Published; 3.1.1
                 // [MQTT-3.3.1-9]: RETAIN 0 on established subscriptions.
-                let retain = sub.retain_as_published && msg.retain;
+                let retain = v5 && sub.retain_as_published && msg.retain;
                 let d = direct.entry(cid.clone()).or_insert_with(|| Delivery {
                     msg: msg.clone(),
                     qos,
@@ -823,9 +840,8 @@ impl Broker {
         }
         for ((name, inner), members) in groups {
             // A seeded choice among the connected members (any member if none is).
-            let online: Vec<&(String, QoS, Option<u32>, bool)> =
-                members.iter().filter(|m| m.3).collect();
-            let pool: Vec<&(String, QoS, Option<u32>, bool)> = if online.is_empty() {
+            let online: Vec<&Member> = members.iter().filter(|m| m.connected).collect();
+            let pool: Vec<&Member> = if online.is_empty() {
                 members.iter().collect()
             } else {
                 online
@@ -834,17 +850,17 @@ impl Broker {
                 continue;
             }
             let pick = self.rng.random_range(0..pool.len());
-            let Some(&&(ref cid, granted, sub_id, _)) = pool.get(pick) else {
+            let Some(&m) = pool.get(pick) else {
                 continue;
             };
             let d = Delivery {
                 msg: msg.clone(),
-                qos: msg.qos.min(granted),
-                retain: false,
-                subscription_ids: sub_id.into_iter().collect(),
+                qos: msg.qos.min(m.granted),
+                retain: m.retain_as_published && msg.retain,
+                subscription_ids: m.subscription_id.into_iter().collect(),
                 shared: Some((name, inner)),
             };
-            let cid = cid.clone();
+            let cid = m.client_id.clone();
             if self.enqueue(&cid, d) {
                 count += 1;
             }
@@ -929,14 +945,19 @@ impl Broker {
                 continue;
             };
             let full = format!("$share/{name}/{inner}");
-            let candidates: Vec<(String, QoS, Option<u32>)> = self
+            let candidates: Vec<(String, QoS, Option<u32>, bool)> = self
                 .sessions
                 .values()
                 .filter(|o| o.client_id != cid && o.conn.is_some())
                 .filter_map(|o| {
-                    o.subs
-                        .get(&full)
-                        .map(|sub| (o.client_id.clone(), sub.qos, sub.subscription_id))
+                    o.subs.get(&full).map(|sub| {
+                        (
+                            o.client_id.clone(),
+                            sub.qos,
+                            sub.subscription_id,
+                            o.protocol.is_v5() && sub.retain_as_published,
+                        )
+                    })
                 })
                 .collect();
             if candidates.is_empty() {
@@ -949,11 +970,12 @@ impl Broker {
                 continue;
             }
             let pick = self.rng.random_range(0..candidates.len());
-            let Some((other, granted, sub_id)) = candidates.get(pick).cloned() else {
+            let Some((other, granted, sub_id, rap)) = candidates.get(pick).cloned() else {
                 continue;
             };
             let nd = Delivery {
                 qos: d.msg.qos.min(granted),
+                retain: rap && d.msg.retain,
                 subscription_ids: sub_id.into_iter().collect(),
                 ..d
             };

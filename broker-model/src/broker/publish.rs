@@ -298,6 +298,8 @@ impl Broker {
     /// [MQTT-4.6.0-5] [MQTT-4.6.0-6]), within the client's Receive Maximum ([MQTT-3.3.4-9]:
     /// a QoS 1/2 message at the head waits for a free slot; later ones wait behind it).
     pub(crate) fn pump(&mut self, cid: &str) {
+        // Resends owed since a resumption go first, and count against the same quota.
+        self.resend_pending(cid);
         let expiry_on = self.config.message_expiry;
         let max_inflight = usize::from(self.config.max_inflight.max(1));
         loop {
@@ -368,6 +370,7 @@ impl Broker {
                                 OutState::AwaitPubRec
                             },
                             expiry,
+                            resend_pending: false,
                         });
                     }
                 }
