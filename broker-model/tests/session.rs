@@ -149,3 +149,66 @@ fn a_5_0_session_resumed_by_3_1_1_loses_the_5_0_options() {
     assert_eq!(payloads, vec![&b"own"[..], &b"kept"[..]]);
     assert!(got.iter().all(|p| !p.retain));
 }
+
+/// Every packet sent to `conn` by `b` since the last call, and whether it was closed.
+fn drain_of(
+    b: &mut mqtt_broker_model::Broker,
+    conn: mqtt_broker_model::ConnId,
+) -> (Vec<Packet>, bool) {
+    use mqtt_broker_model::Output;
+    let mut bytes = bytes::BytesMut::new();
+    let mut closed = false;
+    while let Some(o) = b.poll_output() {
+        match o {
+            Output::Send { conn: c, bytes: b } if c == conn => bytes.extend_from_slice(&b),
+            Output::Close { conn: c, .. } if c == conn => closed = true,
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    while let Ok(Some(p)) = mqtt_codec::decode(&mut bytes, V5, &Default::default(), None) {
+        out.push(p);
+    }
+    (out, closed)
+}
+
+#[test]
+fn timers_due_before_an_input_run_first_even_when_the_caller_is_late() {
+    // Driven without any handle_timeout, as a shell whose timer task runs late would: the
+    // session expired at 10 s ([MQTT-3.2.2-3]: no Session Present), and a connection silent
+    // past 1.5 x keep alive is closed before its late PINGREQ is answered ([MQTT-3.1.2-22]).
+    use mqtt_broker_model::{Broker, Instant};
+    use mqtt_codec::Connect;
+    let mut b = Broker::new(Config::default(), 1);
+    let t = |s: u64| Instant::from_secs(s);
+    let connect = |clean: bool, keep_alive: u16| {
+        let mut c = Connect::new(V5, "x");
+        c.clean_start = clean;
+        c.keep_alive = keep_alive;
+        c.properties.session_expiry_interval = Some(10);
+        Packet::Connect(Box::new(c)).to_bytes(V5).unwrap()
+    };
+    let a = b.accept(t(0), "a");
+    b.handle_bytes(t(0), a, &connect(true, 0));
+    let (got, _) = drain_of(&mut b, a);
+    assert!(matches!(&got[..], [Packet::ConnAck(_)]), "{got:?}");
+    b.handle_closed(t(0), a);
+    let c = b.accept(t(20), "c");
+    b.handle_bytes(t(20), c, &connect(false, 10));
+    let (got, _) = drain_of(&mut b, c);
+    match &got[..] {
+        [Packet::ConnAck(ack)] => assert!(!ack.session_present, "expired session resumed"),
+        other => panic!("{other:?}"),
+    }
+    // Keep alive 10 s: silent until 16 s (> 15 s), then a PINGREQ.
+    b.handle_bytes(t(36), c, &[0xC0, 0]);
+    let (got, closed) = drain_of(&mut b, c);
+    assert!(
+        closed,
+        "the connection is closed at the keep-alive deadline"
+    );
+    assert!(
+        !got.iter().any(|p| matches!(p, Packet::PingResp)),
+        "a late PINGREQ was answered: {got:?}"
+    );
+}

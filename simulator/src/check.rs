@@ -389,14 +389,28 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
         };
         // The will waits for the delay or the session end, whichever comes first.
         let wait = u64::from((*delay).min(c.session_expiry)) * 1000;
-        // A later connection with Clean Start ends the session, and the will goes then
-        // ([MQTT-3.1.2-4]); its CONNECT arrived after that connection was accepted.
+        // Another connection with Clean Start whose CONNECT the broker handles after this
+        // one's ends the session, and the will goes then ([MQTT-3.1.2-4]; 3.1.4: a takeover
+        // with Clean Start ends the old session): one accepted later (its CONNECT arrived
+        // after it was accepted), or one accepted earlier whose CONNECT was answered later
+        // (seed 681546194 of will-delay: #4 accepted before #5, #5 answered first, then #4
+        // took over with Clean Start and #5's will went at once).
+        let my_connack = c.connack.map(|(t, _)| t);
         let clean_restart = h
             .nic
-            .range(id + 1..)
-            .filter(|(_, n)| n.client_id.as_deref() == Some(cid) && n.clean_start)
-            .map(|(_, n)| n.accepted_at)
-            .next();
+            .iter()
+            .filter(|(i, n)| *i != id && n.client_id.as_deref() == Some(cid) && n.clean_start)
+            .filter_map(|(i, n)| {
+                if i > id {
+                    Some(n.accepted_at)
+                } else {
+                    match (n.connack, my_connack) {
+                        (Some((t, _)), Some(mine)) if t >= mine => Some(t),
+                        _ => None,
+                    }
+                }
+            })
+            .min();
         let earliest = clean_restart.map_or(c.last_rx + wait, |t| t.min(c.last_rx + wait));
         if let Some((at, who)) = received.iter().find(|(at, _)| *at + SLACK_MS < earliest) {
             // [MQTT-3.1.3-9]
@@ -408,14 +422,29 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
                 ),
             ));
         }
-        // Resumed by a later connection of the same client before the delay ran out?
-        let resumed_at = h
+        // Resumed by another connection of the same client before the delay ran out? One
+        // accepted later, or one accepted earlier whose CONNECT was answered after this one's
+        // (seed 681013005 of will-delay: #9 answered first, then #8 took it over and resumed
+        // the session, so #9's will is rightly never sent).
+        let later = h
             .nic
             .range(id + 1..)
             .filter(|(_, n)| n.client_id.as_deref() == Some(cid))
             .filter_map(|(_, n)| n.connack)
             .find(|(_, present)| *present)
             .map(|(t, _)| t);
+        let answered_later = h
+            .nic
+            .range(..*id)
+            .filter(|(_, n)| n.client_id.as_deref() == Some(cid))
+            .filter_map(|(_, n)| n.connack)
+            .filter(|(t, present)| *present && my_connack.is_some_and(|m| *t >= m))
+            .map(|(t, _)| t)
+            .min();
+        let resumed_at = match (later, answered_later) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if wait > 0 && resumed_at.is_some_and(|t| t + SLACK_MS < earliest) {
             if let Some((at, who)) = received.first() {
                 out.push(v(

@@ -158,8 +158,14 @@ impl Broker {
     }
 
     /// Time passed: keep alive, connect timeouts, will delays, session expiry, `$SYS`.
+    /// (Every other entry point runs what is due first too; see `advance`.)
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
+        self.run_due_timers();
+    }
+
+    /// Everything due at `self.now`.
+    fn run_due_timers(&mut self) {
         let now = self.now;
         // Connections that never sent CONNECT.
         if self.config.connect_timeout_secs > 0 {
@@ -307,10 +313,16 @@ impl Broker {
     // ------------------------------------------------------------------------------------
     // internals
 
-    /// Time only moves forward.
+    /// Time only moves forward. When it moves, whatever fell due meanwhile happens before the
+    /// input that brought the new time: a CONNECT arriving after a session expired does not
+    /// resume it ([MQTT-3.2.2-3]), a will whose delay has passed is published before a
+    /// reconnect could cancel it ([MQTT-3.1.2-8]), and a packet arriving after the keep-alive
+    /// deadline finds its connection closed ([MQTT-3.1.2-22] 5.0, [MQTT-3.1.2-24] 3.1.1),
+    /// however late the caller's timer runs.
     fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
+            self.run_due_timers();
         }
     }
 
