@@ -41,6 +41,9 @@ pub(crate) struct Conn {
     pub(crate) buf: BytesMut,
     pub(crate) client_id: Option<String>,
     pub(crate) username: Option<String>,
+    /// The server sent DISCONNECT ([`crate::Broker::send_server_disconnect`]): nothing more
+    /// goes out ([MQTT-3.14.4-1]) and nothing more is read, until the caller closes it.
+    pub(crate) disconnect_sent: bool,
     /// Keep alive in force, seconds (0: none).
     pub(crate) keep_alive: u16,
     pub(crate) last_received: Instant,
@@ -71,6 +74,7 @@ impl Conn {
             id,
             peer: peer.to_string(),
             phase: Phase::AwaitConnect,
+            disconnect_sent: false,
             accepted_at: now,
             version: ProtocolVersion::V3_1_1,
             buf: BytesMut::new(),

@@ -212,3 +212,58 @@ fn timers_due_before_an_input_run_first_even_when_the_caller_is_late() {
         "a late PINGREQ was answered: {got:?}"
     );
 }
+
+#[test]
+fn nothing_follows_the_servers_disconnect() {
+    // [MQTT-3.14.4-1]: after the DISCONNECT of send_server_disconnect nothing more is sent
+    // (a message routed meanwhile stays queued in the session), and nothing more is read.
+    use mqtt_broker_model::{Broker, Instant};
+    use mqtt_codec::{Connect, Subscribe, Subscription};
+    let mut b = Broker::new(Config::default(), 1);
+    let t = Instant::from_secs(1);
+    let mut c = Connect::new(V5, "s");
+    c.clean_start = false;
+    c.properties.session_expiry_interval = Some(60);
+    let s = b.accept(t, "s");
+    b.handle_bytes(t, s, &Packet::Connect(Box::new(c)).to_bytes(V5).unwrap());
+    let sub = Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        filters: vec![Subscription::new("t", QoS::AtLeastOnce)],
+        properties: Default::default(),
+    });
+    b.handle_bytes(t, s, &sub.to_bytes(V5).unwrap());
+    let _ = drain_of(&mut b, s);
+    assert!(b.send_server_disconnect(t, s, mqtt_codec::ReasonCode::SERVER_SHUTTING_DOWN));
+    let (got, _) = drain_of(&mut b, s);
+    assert!(matches!(&got[..], [Packet::Disconnect(_)]), "{got:?}");
+    let p = b.accept(t, "p");
+    b.handle_bytes(
+        t,
+        p,
+        &Packet::Connect(Box::new(Connect::new(V5, "p")))
+            .to_bytes(V5)
+            .unwrap(),
+    );
+    let publish = mqtt_codec::Publish {
+        qos: QoS::AtLeastOnce,
+        packet_id: 9,
+        ..mqtt_codec::Publish::new("t", &b"m"[..])
+    };
+    b.handle_bytes(t, p, &Packet::Publish(publish).to_bytes(V5).unwrap());
+    b.handle_bytes(t, s, &[0xC0, 0]); // PINGREQ after the DISCONNECT
+    let (got, _) = drain_of(&mut b, s);
+    assert!(got.is_empty(), "sent after DISCONNECT: {got:?}");
+    // The message waits in the session for the next connection.
+    b.handle_closed(t, s);
+    let s2 = b.accept(t, "s2");
+    let mut c = Connect::new(V5, "s");
+    c.clean_start = false;
+    c.properties.session_expiry_interval = Some(60);
+    b.handle_bytes(t, s2, &Packet::Connect(Box::new(c)).to_bytes(V5).unwrap());
+    let (got, _) = drain_of(&mut b, s2);
+    assert!(
+        got.iter()
+            .any(|p| matches!(p, Packet::Publish(m) if &m.payload[..] == b"m")),
+        "{got:?}"
+    );
+}

@@ -120,6 +120,9 @@ impl Broker {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        if c.disconnect_sent {
+            return; // closing: what the client still sends is not read
+        }
         self.counters.bytes_received += bytes.len() as u64;
         c.buf.extend_from_slice(bytes);
         self.process_buffer(conn);
@@ -154,7 +157,11 @@ impl Broker {
         {
             return false;
         }
-        self.send_packet(conn, &Packet::Disconnect(Disconnect::new(reason)))
+        let sent = self.send_packet(conn, &Packet::Disconnect(Disconnect::new(reason)));
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.disconnect_sent = true;
+        }
+        sent
     }
 
     /// Time passed: keep alive, connect timeouts, will delays, session expiry, `$SYS`.
@@ -573,6 +580,10 @@ impl Broker {
         let Some(c) = self.conns.get(&conn) else {
             return false;
         };
+        // [MQTT-3.14.4-1]: after its DISCONNECT the server sends nothing more.
+        if c.disconnect_sent {
+            return false;
+        }
         let version = c.version;
         let max = c.client_max_packet_size as usize;
         let mut trimmed: Packet;

@@ -312,7 +312,7 @@ impl Broker {
             let Some(c) = self.conns.get(&conn) else {
                 return;
             };
-            if !c.is_connected() {
+            if !c.is_connected() || c.disconnect_sent {
                 return;
             }
             let v5 = c.is_v5();
