@@ -447,22 +447,13 @@ impl Broker {
     /// message is still delivered once onward delivery has started, 0 when none is left).
     pub(crate) fn resend_pending(&mut self, cid: &str) {
         let expiry_on = self.config.message_expiry;
-        let max_inflight = usize::from(self.config.max_inflight.max(1));
         loop {
+            let Some((conn, v5, limit)) = self.send_window(cid) else {
+                return;
+            };
             let Some(s) = self.sessions.get_mut(cid) else {
                 return;
             };
-            let Some(conn) = s.conn else {
-                return;
-            };
-            let Some(c) = self.conns.get(&conn) else {
-                return;
-            };
-            if !c.is_connected() || c.disconnect_sent {
-                return;
-            }
-            let v5 = c.is_v5();
-            let limit = usize::from(c.client_receive_maximum.max(1)).min(max_inflight);
             let active = s.inflight.iter().filter(|f| !f.resend_pending).count();
             if active >= limit {
                 return;

@@ -294,6 +294,21 @@ impl Broker {
         self.pump(&cid);
     }
 
+    /// Where and how much a session can send now: its connection (connected, and not closing
+    /// after the server's DISCONNECT), whether it is 5.0, and the send quota: the client's
+    /// Receive Maximum ([MQTT-4.9.0-1]: it starts again with each connection) within the
+    /// configured `max_inflight`.
+    pub(crate) fn send_window(&self, cid: &str) -> Option<(ConnId, bool, usize)> {
+        let conn = self.sessions.get(cid)?.conn?;
+        let c = self.conns.get(&conn)?;
+        if !c.is_connected() || c.disconnect_sent {
+            return None;
+        }
+        let max_inflight = usize::from(self.config.max_inflight.max(1));
+        let limit = usize::from(c.client_receive_maximum.max(1)).min(max_inflight);
+        Some((conn, c.is_v5(), limit))
+    }
+
     /// Sends queued messages of a connected session, in order (5.0 [MQTT-4.6.0-6], 3.1.1
     /// [MQTT-4.6.0-5] [MQTT-4.6.0-6]), within the client's Receive Maximum ([MQTT-3.3.4-9]:
     /// a QoS 1/2 message at the head waits for a free slot; later ones wait behind it).
@@ -301,23 +316,13 @@ impl Broker {
         // Resends owed since a resumption go first, and count against the same quota.
         self.resend_pending(cid);
         let expiry_on = self.config.message_expiry;
-        let max_inflight = usize::from(self.config.max_inflight.max(1));
         loop {
+            let Some((conn, v5, limit)) = self.send_window(cid) else {
+                return;
+            };
             let Some(s) = self.sessions.get_mut(cid) else {
                 return;
             };
-            let Some(conn) = s.conn else {
-                return;
-            };
-            let Some(c) = self.conns.get(&conn) else {
-                return;
-            };
-            if !c.is_connected() || c.disconnect_sent {
-                return;
-            }
-            let v5 = c.is_v5();
-            // [MQTT-4.9.0-1]: the send quota starts at the client's Receive Maximum.
-            let limit = usize::from(c.client_receive_maximum.max(1)).min(max_inflight);
             let Some(front) = s.queue.front() else {
                 return;
             };
