@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, QoS, ReasonCode};
+use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, Publish, QoS, ReasonCode};
 use mqtt_spec::{v311, v5};
 
 use super::util::{
@@ -140,6 +140,18 @@ pub fn tests() -> Vec<TestCase> {
         .v311(&[v311!("MQTT-4.6.0-6"), v311!("MQTT-4.4.0-1")])
         .v5(&[v5!("MQTT-4.6.0-5"), v5!("MQTT-4.4.0-1")])
         .requires(&[Cap::PersistentSessions, Cap::QoS1]),
+        TestCase::new(
+            "session.redelivery.receive-maximum",
+            "Messages resent on reconnection stay within the new connection's Receive Maximum",
+            body!(redeliver_within_receive_maximum),
+        )
+        .v5(&[
+            v5!("MQTT-3.3.4-9"),
+            v5!("MQTT-4.9.0-1"),
+            v5!("MQTT-4.4.0-1"),
+        ])
+        .requires(&[Cap::PersistentSessions, Cap::QoS1])
+        .timeout(Duration::from_secs(30)),
         TestCase::new(
             "session.redelivery.not-on-open-connection",
             "An unacknowledged QoS 1 PUBLISH is not resent while the connection stays open",
@@ -591,6 +603,86 @@ async fn redeliver_order(ctx: Ctx) -> Outcome {
         }
         for m in &again {
             ack(&ctx, &mut s, m).await?;
+        }
+        s.disconnect().await
+    })
+    .await
+}
+
+/// Four unacknowledged QoS 1 messages, then a reconnection with Receive Maximum 2: the send
+/// quota starts again with the new connection ([MQTT-4.9.0-1]) and resent messages count
+/// against it ([MQTT-3.3.4-9]); all four still come, in order ([MQTT-4.4.0-1]).
+async fn redeliver_within_receive_maximum(ctx: Ctx) -> Outcome {
+    cleaning(ctx, &["s"], |ctx| async move {
+        let t = ctx.topic("rm-resend");
+        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
+        let mut p = ctx.connect("p").await?;
+        let names = ["m1", "m2", "m3", "m4"];
+        for (i, m) in names.iter().enumerate() {
+            publish(
+                &ctx,
+                &mut p,
+                &t,
+                QoS::AtLeastOnce,
+                i as u16 + 1,
+                m.as_bytes(),
+            )
+            .await?;
+        }
+        for _ in 0..names.len() {
+            precondition(
+                recv_publish(&ctx, &mut s, &t, "four messages").await,
+                "the messages were not delivered",
+            )?;
+        }
+        s.drop_connection().await;
+        let (mut s, a) = ctx
+            .connect_with("s", |c| {
+                c.clean_start = false;
+                c.properties.session_expiry_interval = Some(60);
+                c.properties.receive_maximum = Some(2);
+            })
+            .await?;
+        if !a.session_present {
+            return Err(Stop::Inconclusive(
+                "the session was not resumed (Session Present 0)".into(),
+            ));
+        }
+        let mut got: Vec<Publish> = Vec::new();
+        let mut acked = 0usize;
+        for _ in 0..(2 * names.len()) {
+            let batch = drain(&mut s, ctx.quiet()).await?;
+            got.extend(batch.into_iter().filter_map(|x| match x {
+                Packet::Publish(m) => Some(m),
+                _ => None,
+            }));
+            let in_flight = got.len() - acked;
+            if in_flight > 2 {
+                return Err(Stop::fail(
+                    "at most 2 unacknowledged PUBLISH after reconnecting with Receive Maximum 2",
+                    format!(
+                        "{in_flight} unacknowledged: {}",
+                        payloads(got.get(acked..).unwrap_or(&[]))
+                    ),
+                ));
+            }
+            if in_flight == 0 {
+                break;
+            }
+            if let Some(m) = got.get(acked).cloned() {
+                ack(&ctx, &mut s, &m).await?;
+                acked += 1;
+            }
+        }
+        if payloads(&got) != names.join(",") {
+            return Err(Stop::fail_at(
+                v5!("MQTT-4.4.0-1"),
+                format!(
+                    "the unacknowledged messages {} resent, in order",
+                    names.join(",")
+                ),
+                format!("got {}", payloads(&got)),
+            ));
         }
         s.disconnect().await
     })

@@ -1951,6 +1951,13 @@ fn option_tests() -> Vec<TestCase> {
         .v5(&[v5!("MQTT-3.3.1-13")])
         .requires(&[Cap::Retain]),
         TestCase::new(
+            "options.retain-as-published.shared",
+            "Retain As Published holds for a shared subscription too",
+            body!(retain_as_published_shared),
+        )
+        .v5(&[v5!("MQTT-3.3.1-13")])
+        .requires(&[Cap::Retain, Cap::SharedSubscriptions]),
+        TestCase::new(
             "options.retain-handling-1",
             "Retain Handling 1 sends retained messages for a new subscription only, not when it is made again",
             body!(retain_handling_1),
@@ -2079,13 +2086,28 @@ async fn no_local(ctx: Ctx) -> Outcome {
 
 async fn retain_as_published(ctx: Ctx) -> Outcome {
     let t = ctx.topic("rap");
+    rap_forwarding(&ctx, &t, &t).await
+}
+
+/// The same through a shared subscription (4.8.2: it behaves as a non-shared one but for the
+/// retained messages sent at subscription).
+async fn retain_as_published_shared(ctx: Ctx) -> Outcome {
+    let t = ctx.topic("rap-shared");
+    rap_forwarding(&ctx, &format!("$share/rap/{t}"), &t).await
+}
+
+/// Subscribes to `filter` with Retain As Published and checks the RETAIN flag of a retained
+/// and a plain message published to `t`.
+async fn rap_forwarding(ctx: &Ctx, filter: &str, t: &str) -> Outcome {
+    let ctx = ctx.clone();
+    let t = t.to_string();
     let mut s = ctx.connect("s").await?;
     subscribe_ok(
         &mut s,
         &ctx,
         1,
         vec![sub_opts(
-            &t,
+            filter,
             0,
             false,
             true,
