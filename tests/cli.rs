@@ -67,3 +67,21 @@ fn broker_listener_errors() {
         "/nonexistent/chain.pem",
     );
 }
+
+#[test]
+fn a_client_certificate_needs_its_key() {
+    let out = mqtt_conform(&["run", "mqtts://127.0.0.1:1", "--cert", "c.pem"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
+    assert_usage_error(
+        &[
+            "run",
+            "tcp://127.0.0.1:1",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+        ],
+        "apply to mqtts:// and wss:// targets",
+    );
+}

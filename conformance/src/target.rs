@@ -77,6 +77,33 @@ pub struct TlsClientOptions {
     /// Accept any certificate (self-signed test brokers). Signatures of the handshake are still
     /// checked; the broker's identity is not.
     pub insecure: bool,
+    /// A client certificate chain (PEM), for brokers that require one; with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert`.
+    pub client_key: Option<PathBuf>,
+}
+
+/// The certificates of a PEM file; errors name the file and what it was read for.
+fn read_certs(
+    path: &std::path::Path,
+    what: &str,
+) -> io::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot read {what} from {}: {e}", path.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no {what} in {}", path.display()),
+        ));
+    }
+    Ok(certs)
 }
 
 /// Where to run the suite, as given on the command line.
@@ -272,24 +299,16 @@ pub fn tls_connector(options: &TlsClientOptions) -> io::Result<tokio_rustls::Tls
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| io::Error::other(e.to_string()))?;
-    let config = if options.insecure {
+    let wants_client_cert = if options.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match &options.ca_file {
             Some(path) => {
-                let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("cannot read CA certificates from {}: {e}", path.display()),
-                        )
-                    })?;
-                let (added, _) = roots.add_parsable_certificates(certs);
+                let (added, _) =
+                    roots.add_parsable_certificates(read_certs(path, "CA certificates")?);
                 if added == 0 {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
@@ -299,7 +318,33 @@ pub fn tls_connector(options: &TlsClientOptions) -> io::Result<tokio_rustls::Tls
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
+    };
+    let config = match (&options.client_cert, &options.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert, "a client certificate")?;
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("cannot read a private key from {}: {e}", key.display()),
+                )
+            })?;
+            wants_client_cert
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("client certificate refused: {e}"),
+                    )
+                })?
+        }
+        (None, None) => wants_client_cert.with_no_client_auth(),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a client certificate needs both its certificate and its key",
+            ))
+        }
     };
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }

@@ -125,6 +125,7 @@ fn mosquitto_failures_match_expectations() {
         tls: TlsClientOptions {
             ca_file: Some(pki.ca_pem.clone()),
             insecure: false,
+            ..Default::default()
         },
     };
     for (n, spec) in [tcp, tls].iter().enumerate() {

@@ -8,7 +8,7 @@ mod tls_common;
 
 use std::sync::Arc;
 
-use mqtt_broker_model::serve::tls::{server_config, TlsAcceptor};
+use mqtt_broker_model::serve::tls::{server_config, server_config_with_client_auth, TlsAcceptor};
 use mqtt_broker_model::serve::ws::WsOptions;
 use mqtt_broker_model::serve::{serve_many, ServeOptions, SharedBroker, UpgradeListener};
 use mqtt_broker_model::Config;
@@ -67,7 +67,17 @@ fn suite_runs_over_tls_websocket_and_wss() {
         let (tls, tls_addr) = bind().await;
         let (ws, ws_addr) = bind().await;
         let (wss, wss_addr) = bind().await;
+        let (mtls, mtls_addr) = bind().await;
+        let mutual = TlsAcceptor::from(
+            server_config_with_client_auth(
+                pki.chain.clone(),
+                pki.key.clone_key(),
+                vec![pki.ca.clone()],
+            )
+            .expect("server config with client auth"),
+        );
         let listeners = vec![
+            UpgradeListener::tls(mtls, mutual),
             UpgradeListener::tls(tls, acceptor.clone()),
             UpgradeListener::ws(ws, WsOptions::default()),
             UpgradeListener::wss(wss, acceptor, WsOptions::default()),
@@ -84,6 +94,7 @@ fn suite_runs_over_tls_websocket_and_wss() {
         let trusted = TlsClientOptions {
             ca_file: Some(ca_path.clone()),
             insecure: false,
+            ..Default::default()
         };
 
         // WebSocket: the chapter 6 tests run (and pass), with the connection tests.
@@ -128,6 +139,37 @@ fn suite_runs_over_tls_websocket_and_wss() {
             .filter(|(id, _)| id.contains("transport."))
             .all(|(_, v)| *v == Verdict::Skip));
         assert!(r.iter().any(|(_, v)| *v == Verdict::Pass));
+
+        // A broker that requires client certificates: with ours the suite runs; without one
+        // the connection fails.
+        let with_cert = TlsClientOptions {
+            client_cert: Some(pki.client_cert_pem.clone()),
+            client_key: Some(pki.client_key_pem.clone()),
+            ..trusted.clone()
+        };
+        let target = TlsTarget::new(mtls_addr.clone(), &with_cert).expect("mtls target");
+        let r = run(Arc::new(target), &["*connect.*"]).await;
+        assert_clean("mqtts:// with a client certificate", &r);
+        let bare = TlsTarget::new(mtls_addr, &trusted).expect("target");
+        let refused = async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = bare.connect().await?;
+            // TLS 1.3: the server checks the (missing) client certificate after the client's
+            // side of the handshake is done; the refusal shows on the first read.
+            s.write_all(&[0xC0, 0]).await?;
+            let mut buf = [0u8; 8];
+            match s.read(&mut buf).await? {
+                0 => Err(std::io::Error::other("closed")),
+                _ => Ok(()),
+            }
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(10), refused)
+                .await
+                .expect("an answer in time")
+                .is_err(),
+            "a broker requiring client certificates accepted a client without one"
+        );
 
         // The built-in roots do not know the test CA: a clear refusal.
         let untrusting = TlsTarget::new(tls_addr, &TlsClientOptions::default()).expect("target");

@@ -39,6 +39,9 @@ pub struct BrokerArgs {
     /// Private key (PEM) of the mqtts:// and wss:// listeners.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM): TLS clients must present a certificate signed by one of them.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// YAML configuration file (see broker-model/examples/broker.yaml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -68,6 +71,7 @@ pub fn run(args: BrokerArgs) -> ExitCode {
         server.tls = Some(TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
+            client_ca: args.tls_client_ca.clone(),
         });
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +99,11 @@ async fn serve_until_signal(server: ServerConfig) -> ExitCode {
                 "listener {s} needs a certificate: give --tls-cert and --tls-key (or `tls:` in the config file)"
             ))
         }
-        (Some(_), Some(files)) => match server_config_from_pem(&files.cert, &files.key) {
+        (Some(_), Some(files)) => match server_config_from_pem(
+            &files.cert,
+            &files.key,
+            files.client_ca.as_deref(),
+        ) {
             Ok(c) => Some(TlsAcceptor::from(c)),
             Err(e) => return super::usage_error(e),
         },

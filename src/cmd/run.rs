@@ -53,15 +53,22 @@ pub struct TlsArgs {
     /// For mqtts:// and wss:// targets: accept any certificate (self-signed test brokers).
     #[arg(long)]
     pub insecure: bool,
+    /// For mqtts:// and wss:// targets: present this client certificate chain (PEM), for
+    /// brokers that require one.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 /// Parses TARGET and applies the TLS options; they are an error for a target without TLS.
 pub fn target_spec(target: &str, tls: &TlsArgs) -> Result<TargetSpec, String> {
     let mut spec: TargetSpec = target.parse().map_err(|e| format!("{e}"))?;
-    if tls.ca.is_some() || tls.insecure {
+    if tls.ca.is_some() || tls.insecure || tls.cert.is_some() {
         if !spec.uses_tls() {
             return Err(format!(
-                "--ca and --insecure apply to mqtts:// and wss:// targets, not to {spec}"
+                "--ca, --insecure, --cert and --key apply to mqtts:// and wss:// targets, not to {spec}"
             ));
         }
         if tls.insecure {
@@ -70,6 +77,8 @@ pub fn target_spec(target: &str, tls: &TlsArgs) -> Result<TargetSpec, String> {
         spec.set_tls(mqtt_conformance::TlsClientOptions {
             ca_file: tls.ca.clone(),
             insecure: tls.insecure,
+            client_cert: tls.cert.clone(),
+            client_key: tls.key.clone(),
         });
     }
     Ok(spec)

@@ -34,6 +34,10 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Private key of the leaf certificate.
     pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to; when given, every TLS
+    /// client must present one (mutual TLS).
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// One listener: a transport and an address.

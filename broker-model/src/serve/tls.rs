@@ -30,6 +30,9 @@ pub enum TlsSetupError {
     /// rustls refused the certificate or the key.
     #[error("TLS configuration refused: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA certificates cannot verify clients.
+    #[error("client CA certificates refused: {0}")]
+    ClientVerifier(String),
 }
 
 /// The crypto provider of every TLS configuration of the project.
@@ -37,10 +40,13 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A server configuration from a PEM certificate chain and a PEM private key.
+/// A server configuration from a PEM certificate chain and a PEM private key; with
+/// `client_ca`, clients must present a certificate signed by one of the CA certificates in
+/// that PEM file.
 pub fn server_config_from_pem(
     cert: &Path,
     key: &Path,
+    client_ca: Option<&Path>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let pem = |what, source| TlsSetupError::Pem {
         what,
@@ -59,7 +65,42 @@ pub fn server_config_from_pem(
         path: key.to_path_buf(),
         source,
     })?;
-    server_config(chain, key)
+    let Some(ca) = client_ca else {
+        return server_config(chain, key);
+    };
+    let cas = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsSetupError::Pem {
+            what: "client CA certificates",
+            path: ca.to_path_buf(),
+            source,
+        })?;
+    if cas.is_empty() {
+        return Err(TlsSetupError::NoCertificate(ca.to_path_buf()));
+    }
+    server_config_with_client_auth(chain, key, cas)
+}
+
+/// Like [`server_config`], and clients must present a certificate signed by one of
+/// `client_cas`.
+pub fn server_config_with_client_auth(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_cas: Vec<CertificateDer<'static>>,
+) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in client_cas {
+        roots.add(ca)?;
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| TlsSetupError::ClientVerifier(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
 }
 
 /// A server configuration from a certificate chain and its private key (DER).

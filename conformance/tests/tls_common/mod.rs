@@ -16,11 +16,23 @@ pub struct TestPki {
     pub cert_pem: PathBuf,
     /// PEM file of the leaf's private key.
     pub key_pem: PathBuf,
+    /// PEM files of a client certificate signed by the same CA, and of its key.
+    pub client_cert_pem: PathBuf,
+    /// The client certificate's key.
+    pub client_key_pem: PathBuf,
+    /// The CA certificate, DER (to make a server that requires client certificates).
+    pub ca: rustls_pki_types::CertificateDer<'static>,
 }
 
 impl Drop for TestPki {
     fn drop(&mut self) {
-        for p in [&self.ca_pem, &self.cert_pem, &self.key_pem] {
+        for p in [
+            &self.ca_pem,
+            &self.cert_pem,
+            &self.key_pem,
+            &self.client_cert_pem,
+            &self.client_key_pem,
+        ] {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -47,15 +59,28 @@ pub fn test_pki(label: &str) -> TestPki {
             std::process::id()
         ))
     };
+    let client_key = rcgen::KeyPair::generate().expect("client key");
+    let mut client =
+        rcgen::CertificateParams::new(vec!["mqtt-conform-client".into()]).expect("client params");
+    client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
     let (ca_pem, cert_pem, key_pem) = (file("ca"), file("cert"), file("key"));
+    let (client_cert_pem, client_key_pem) = (file("client-cert"), file("client-key"));
     std::fs::write(&ca_pem, ca_cert.pem()).expect("write CA");
     std::fs::write(&cert_pem, leaf.pem()).expect("write certificate");
     std::fs::write(&key_pem, leaf_key.serialize_pem()).expect("write key");
+    std::fs::write(&client_cert_pem, client.pem()).expect("write client certificate");
+    std::fs::write(&client_key_pem, client_key.serialize_pem()).expect("write client key");
     TestPki {
         chain: vec![leaf.der().clone()],
         key: rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
         ca_pem,
         cert_pem,
         key_pem,
+        client_cert_pem,
+        client_key_pem,
+        ca: ca_cert.der().clone(),
     }
 }
