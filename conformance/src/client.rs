@@ -520,6 +520,27 @@ impl Client {
         Ok(())
     }
 
+    /// Sends DISCONNECT and waits (up to `within`) until the broker closes the connection,
+    /// as it must on a DISCONNECT: then the broker has taken this client as gone, and a
+    /// message published afterwards cannot still be sent to this connection (on a network
+    /// with jitter, a PUBLISH from another client can otherwise overtake the DISCONNECT).
+    pub async fn disconnect_and_wait(mut self, within: Duration) -> Result<(), Stop> {
+        self.send(Packet::Disconnect(mqtt_codec::Disconnect::new(
+            ReasonCode::NORMAL_DISCONNECTION,
+        )))
+        .await?;
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next(left).await? {
+                Some(Incoming::Closed) | None | Some(Incoming::Malformed(_)) => break,
+                Some(Incoming::Packet(_)) => {}
+            }
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
     /// Closes the connection without DISCONNECT (an abnormal loss for the broker).
     pub async fn drop_connection(mut self) {
         self.trace_event(

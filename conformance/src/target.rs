@@ -83,27 +83,13 @@ pub struct TlsClientOptions {
     pub client_key: Option<PathBuf>,
 }
 
-/// The certificates of a PEM file; errors name the file and what it was read for.
+/// The certificates of a PEM file, as the broker's TLS setup reads them; errors name the file.
 fn read_certs(
     path: &std::path::Path,
-    what: &str,
+    what: &'static str,
 ) -> io::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
-    use rustls_pki_types::pem::PemObject;
-    let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot read {what} from {}: {e}", path.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("no {what} in {}", path.display()),
-        ));
-    }
-    Ok(certs)
+    mqtt_broker_model::serve::tls::pem_certificates(path, what)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Where to run the suite, as given on the command line.

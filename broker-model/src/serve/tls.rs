@@ -48,18 +48,7 @@ pub fn server_config_from_pem(
     key: &Path,
     client_ca: Option<&Path>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-    let pem = |what, source| TlsSetupError::Pem {
-        what,
-        path: cert.to_path_buf(),
-        source,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem("certificate chain", e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem("certificate chain", e))?;
-    if chain.is_empty() {
-        return Err(TlsSetupError::NoCertificate(cert.to_path_buf()));
-    }
+    let chain = pem_certificates(cert, "certificate chain")?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Pem {
         what: "private key",
         path: key.to_path_buf(),
@@ -68,17 +57,26 @@ pub fn server_config_from_pem(
     let Some(ca) = client_ca else {
         return server_config(chain, key);
     };
-    let cas = CertificateDer::pem_file_iter(ca)
+    let cas = pem_certificates(ca, "client CA certificates")?;
+    server_config_with_client_auth(chain, key, cas)
+}
+
+/// The certificates of a PEM file (at least one); `what` names them in errors.
+pub fn pem_certificates(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsSetupError::Pem {
-            what: "client CA certificates",
-            path: ca.to_path_buf(),
+            what,
+            path: path.to_path_buf(),
             source,
         })?;
-    if cas.is_empty() {
-        return Err(TlsSetupError::NoCertificate(ca.to_path_buf()));
+    if certs.is_empty() {
+        return Err(TlsSetupError::NoCertificate(path.to_path_buf()));
     }
-    server_config_with_client_auth(chain, key, cas)
+    Ok(certs)
 }
 
 /// Like [`server_config`], and clients must present a certificate signed by one of

@@ -548,29 +548,32 @@ async fn redeliver_pubrel(ctx: Ctx) -> Outcome {
     .await
 }
 
+/// A persistent QoS 1 subscriber `s` to `t`, and the messages `names` published to `t` and
+/// received by it, none acknowledged (a failed delivery is a failed precondition).
+async fn unacknowledged(
+    ctx: &Ctx,
+    t: &str,
+    names: &[&str],
+) -> Result<(Client, Vec<Publish>), Stop> {
+    let mut s = persistent_subscriber(ctx, "s", t, QoS::AtLeastOnce).await?;
+    let mut p = ctx.connect("p").await?;
+    for (i, m) in names.iter().enumerate() {
+        publish(ctx, &mut p, t, QoS::AtLeastOnce, i as u16 + 1, m.as_bytes()).await?;
+    }
+    let mut got = Vec::new();
+    for _ in names {
+        got.push(precondition(
+            recv_publish(ctx, &mut s, t, "the messages published").await,
+            "the messages were not delivered",
+        )?);
+    }
+    Ok((s, got))
+}
+
 async fn redeliver_order(ctx: Ctx) -> Outcome {
     cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("reorder");
-        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
-        let mut p = ctx.connect("p").await?;
-        for (i, m) in ["m1", "m2", "m3"].iter().enumerate() {
-            publish(
-                &ctx,
-                &mut p,
-                &t,
-                QoS::AtLeastOnce,
-                i as u16 + 1,
-                m.as_bytes(),
-            )
-            .await?;
-        }
-        let mut first = Vec::new();
-        for _ in 0..3 {
-            first.push(precondition(
-                recv_publish(&ctx, &mut s, &t, "three messages").await,
-                "the messages were not delivered",
-            )?);
-        }
+        let (s, first) = unacknowledged(&ctx, &t, &["m1", "m2", "m3"]).await?;
         s.drop_connection().await;
         let mut s = resume(&ctx, "s").await?;
         let mut again = Vec::new();
@@ -615,26 +618,8 @@ async fn redeliver_order(ctx: Ctx) -> Outcome {
 async fn redeliver_within_receive_maximum(ctx: Ctx) -> Outcome {
     cleaning(ctx, &["s"], |ctx| async move {
         let t = ctx.topic("rm-resend");
-        let mut s = persistent_subscriber(&ctx, "s", &t, QoS::AtLeastOnce).await?;
-        let mut p = ctx.connect("p").await?;
         let names = ["m1", "m2", "m3", "m4"];
-        for (i, m) in names.iter().enumerate() {
-            publish(
-                &ctx,
-                &mut p,
-                &t,
-                QoS::AtLeastOnce,
-                i as u16 + 1,
-                m.as_bytes(),
-            )
-            .await?;
-        }
-        for _ in 0..names.len() {
-            precondition(
-                recv_publish(&ctx, &mut s, &t, "four messages").await,
-                "the messages were not delivered",
-            )?;
-        }
+        let (s, _) = unacknowledged(&ctx, &t, &names).await?;
         s.drop_connection().await;
         let (mut s, a) = ctx
             .connect_with("s", |c| {

@@ -8,6 +8,7 @@ use mqtt_codec::{Packet, PacketType, Publish, QoS, ReasonCode, Subscribe, Subscr
 use mqtt_spec::{v311, v5};
 
 use crate::body;
+use crate::caps::Cap;
 use crate::case::{Ctx, Outcome, Stop, TestCase};
 use crate::client::{describe, Client};
 use mqtt_broker_model::serve::ws::SubprotocolMismatch;
@@ -35,7 +36,9 @@ pub fn tests() -> Vec<TestCase> {
             body!(frame_boundaries),
         )
         .v311(&[v311!("MQTT-6.0.0-2")])
-        .v5(&[v5!("MQTT-6.0.0-2")]),
+        .v5(&[v5!("MQTT-6.0.0-2")])
+        // It publishes at QoS 1 (a broker with Maximum QoS 0 would refuse that, not fail 6.0.0-2).
+        .requires(&[Cap::QoS1]),
     ]
 }
 
