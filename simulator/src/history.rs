@@ -196,8 +196,8 @@ pub struct History {
     /// Connections at the broker's interface, by accept order.
     pub nic: BTreeMap<u64, NicConn>,
     /// Messages the broker sent with QoS > 0 and not yet acknowledged, per client id: packet
-    /// id -> payload (for the DUP check).
-    pub(crate) unacked: BTreeMap<String, BTreeMap<u16, Bytes>>,
+    /// id -> payload and the connection (accept number) it was written to (for the DUP check).
+    pub(crate) unacked: BTreeMap<String, BTreeMap<u16, (Bytes, u64)>>,
     /// PUBLISH packets the broker received, by payload (retransmissions counted).
     pub publish_rx: BTreeMap<Bytes, u32>,
 }

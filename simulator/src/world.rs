@@ -376,21 +376,32 @@ impl Rewrite for Recorder {
             Packet::Publish(p) if p.qos != QoS::AtMostOnce => {
                 if let Some(cid) = cid {
                     let m = hist.unacked.entry(cid.clone()).or_default();
-                    let again = m.get(&p.packet_id) == Some(&p.payload);
-                    m.insert(p.packet_id, p.payload.clone());
-                    if again && !p.dup {
-                        // [MQTT-3.3.1-1]: a re-delivery carries DUP.
-                        hist.push(
-                            now,
-                            EventKind::Violation {
-                                statement: mqtt_spec::v5!("MQTT-3.3.1-1").as_str(),
-                                detail: format!(
-                                    "broker re-sent packet id {} ({:?}) to {cid} without DUP",
-                                    p.packet_id,
-                                    String::from_utf8_lossy(&p.payload)
-                                ),
-                            },
-                        );
+                    let earlier = m.get(&p.packet_id).filter(|(payload, _)| *payload == p.payload);
+                    match earlier {
+                        // A connection that was taken over still writes what the broker queued
+                        // for it before the takeover (its close grace), so its first copy can
+                        // reach the wire after the new connection's DUP re-delivery. That copy
+                        // is the original attempt written late, not a re-delivery: keep the
+                        // newer record.
+                        Some((_, on)) if *on > self.conn => {}
+                        _ => {
+                            let again = earlier.is_some();
+                            m.insert(p.packet_id, (p.payload.clone(), self.conn));
+                            if again && !p.dup {
+                                // [MQTT-3.3.1-1]: a re-delivery carries DUP.
+                                hist.push(
+                                    now,
+                                    EventKind::Violation {
+                                        statement: mqtt_spec::v5!("MQTT-3.3.1-1").as_str(),
+                                        detail: format!(
+                                            "broker re-sent packet id {} ({:?}) to {cid} without DUP",
+                                            p.packet_id,
+                                            String::from_utf8_lossy(&p.payload)
+                                        ),
+                                    },
+                                );
+                            }
+                        }
                     }
                 }
             }

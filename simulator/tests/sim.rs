@@ -22,6 +22,10 @@ const REGRESSIONS: &[(&str, u64)] = &[
     // A connection accepted earlier but answered later took over with Clean Start: the will
     // of the connection it took over goes at once (the will check followed accept order).
     ("will-delay", 681546194),
+    // A subscriber's connection taken over still wrote, in its close grace, a first delivery
+    // queued before the takeover, after the new connection's DUP re-delivery of the same
+    // message: the original attempt written late, not a re-delivery without DUP.
+    ("qos1", 686364237),
     // The same race with a resumption: the connection answered later took over and resumed
     // the session, so the will of the one it took over is rightly never sent.
     ("will-delay", 681013005),
@@ -42,18 +46,23 @@ fn regression_seeds_pass() {
 
 #[test]
 fn a_batch_of_seeds_passes_in_every_scenario() {
-    // A fixed window first (the same every run), then fresh seeds drawn from the clock until the
-    // time box ends: each CI run explores new schedules, and a failure names its seed and the
-    // command that replays it. MQTT_SIM_FIRST_SEED / MQTT_SIM_SEEDS / MQTT_SIM_SECONDS override.
+    // A fixed window of seeds (the same every run): the test result depends only on the code, so
+    // CI cannot fail on a seed drawn by chance. Exploring new schedules is a separate, explicit
+    // job: `mqtt-conform sim --seeds N --first-seed S`, or MQTT_SIM_FRESH_SECONDS=T here to
+    // spend T more seconds on seeds drawn from the clock. A failure names its seed and the
+    // command that replays it. MQTT_SIM_FIRST_SEED / MQTT_SIM_SEEDS move or widen the window.
     let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
     let fixed = env("MQTT_SIM_FIRST_SEED").unwrap_or(1000);
-    let n = env("MQTT_SIM_SEEDS").unwrap_or(12);
-    let budget = std::time::Duration::from_secs(env("MQTT_SIM_SECONDS").unwrap_or(20));
+    let n = env("MQTT_SIM_SEEDS").unwrap_or(400);
     for sc in all() {
         for seed in fixed..fixed + n {
             let o = run(&RunConfig::new(sc.clone(), seed));
             assert!(o.passed(), "{}", report(&o, None, 40));
         }
+    }
+    let budget = std::time::Duration::from_secs(env("MQTT_SIM_FRESH_SECONDS").unwrap_or(0));
+    if budget.is_zero() {
+        return;
     }
     let fresh = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
