@@ -376,7 +376,9 @@ impl Rewrite for Recorder {
             Packet::Publish(p) if p.qos != QoS::AtMostOnce => {
                 if let Some(cid) = cid {
                     let m = hist.unacked.entry(cid.clone()).or_default();
-                    let earlier = m.get(&p.packet_id).filter(|(payload, _)| *payload == p.payload);
+                    let earlier = m
+                        .get(&p.packet_id)
+                        .filter(|(payload, _)| *payload == p.payload);
                     match earlier {
                         // A connection that was taken over still writes what the broker queued
                         // for it before the takeover (its close grace), so its first copy can
