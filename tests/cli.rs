@@ -1,6 +1,6 @@
 //! The command line's error paths: a wrong flag or an unusable file is an exit-2 error that
-//! names the problem, before anything starts. (The happy paths are covered by the crates'
-//! own tests and by `cargo run --release`.)
+//! names the problem, before anything starts; and the simulation batch (seeds, shards). (Other
+//! happy paths are covered by the crates' own tests and by `cargo run --release`.)
 
 use std::process::{Command, Output};
 
@@ -83,5 +83,37 @@ fn a_client_certificate_needs_its_key() {
             "k.pem",
         ],
         "apply to mqtts:// and wss:// targets",
+    );
+}
+
+#[test]
+fn sim_batches_shards_and_errors() {
+    // A sharded batch runs exactly its share: seeds 5..15 with s % 3 == 1 are 7, 10, 13.
+    let out = mqtt_conform(&[
+        "sim",
+        "--scenario",
+        "qos1",
+        "--seeds",
+        "10",
+        "--first-seed",
+        "5",
+        "--shard",
+        "2/3",
+        "--jobs",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("sim: 3 runs, 0 violations"), "{stdout}");
+    // An empty share is not an error: nothing to run.
+    let out = mqtt_conform(&["sim", "--seeds", "1", "--first-seed", "0", "--shard", "2/2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("sim: 0 runs"), "{stdout}");
+    assert_usage_error(&["sim", "--shard", "0/4"], "invalid --shard `0/4`");
+    assert_usage_error(&["sim", "--scenario", "nope"], "unknown scenario `nope`");
+    assert_usage_error(
+        &["sim", "--seed", "1", "--schedule", "12:warp/c0/5"],
+        "invalid fault `12:warp/c0/5`",
     );
 }
