@@ -98,6 +98,9 @@ impl Stop {
     }
 }
 
+/// Most bytes gathered from the queue into one write.
+const GATHER: usize = 64 * 1024;
+
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
     conn: crate::ConnId,
@@ -112,13 +115,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         grace: options.close_grace,
         deadline: None,
     };
+    // Packets waiting in the queue are gathered into one write (up to GATHER bytes): one
+    // system call for a burst instead of one per packet.
+    let mut batch = bytes::BytesMut::new();
     loop {
         let next = tokio::select! {
             biased;
             _ = stop.wait() => return,
             next = writes.recv() => next,
         };
-        let Some(bytes) = next else {
+        let Some(first) = next else {
             // The router dropped the queue: everything queued is written; close our side.
             tokio::select! {
                 biased;
@@ -127,12 +133,26 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             return;
         };
-        let len = bytes.len();
+        let mut len = first.len();
+        let mut single = Some(first);
+        while len < GATHER {
+            let Ok(more) = writes.try_recv() else { break };
+            if let Some(one) = single.take() {
+                batch.clear();
+                batch.extend_from_slice(&one);
+            }
+            len += more.len();
+            batch.extend_from_slice(&more);
+        }
+        let bytes: &[u8] = match &single {
+            Some(one) => one,
+            None => &batch,
+        };
         let written = tokio::select! {
             biased;
             _ = stop.wait() => return,
             written = async {
-                writer.write_all(&bytes).await?;
+                writer.write_all(bytes).await?;
                 // Transports that buffer (TLS, WebSocket) send on flush; with nothing else
                 // waiting, send now. (A no-op for TCP.)
                 if writes.is_empty() {
@@ -146,6 +166,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             tracing::debug!(%conn, error = %e, "write failed");
             shared.lost(conn);
             return;
+        }
+        if batch.capacity() > 4 * GATHER {
+            // A burst of large packets grew it: give the memory back.
+            batch = bytes::BytesMut::new();
         }
     }
 }

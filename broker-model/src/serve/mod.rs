@@ -90,7 +90,9 @@ pub struct ServeOptions {
     /// (`None`: never). Default `None`: the core's own `Config::connect_timeout_secs` applies
     /// (it runs on the shell's timer); this is a shell-level backstop on top of it.
     pub connect_timeout: Option<Duration>,
-    /// Packets that may wait in one connection's write queue. Default 1024.
+    /// Packets that may wait in one connection's write queue. Default 65536 (with small
+    /// packets, `max_write_bytes` is the bound that matters; a burst of QoS 0 messages to a
+    /// subscriber reading at full speed must not trip this).
     pub max_write_queue: usize,
     /// Bytes that may wait in one connection's write queue (one packet alone is always
     /// accepted). Default 4 MiB.
@@ -106,7 +108,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             connect_timeout: None,
-            max_write_queue: 1024,
+            max_write_queue: 65536,
             max_write_bytes: 4 * 1024 * 1024,
             read_buffer: 8 * 1024,
             close_grace: Duration::from_secs(2),

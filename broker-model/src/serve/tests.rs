@@ -242,6 +242,50 @@ async fn slow_reader_is_dropped_with_bounded_memory() {
 }
 
 #[tokio::test]
+async fn a_burst_reaches_a_reading_subscriber_whole_and_in_order() {
+    // 5,000 small QoS 0 messages written in one go: far more packets than a connection's queue
+    // ever held before the writer gathered them (1,024). A subscriber that keeps reading gets
+    // every one, byte-exact and in order, with the default limits, and stays connected.
+    const N: u32 = 5_000;
+    let r = start(
+        no_core_connect_timeout(),
+        ServeOptions::default(),
+        64 * 1024,
+    );
+    let mut sub = r.connector.connect().await.unwrap();
+    connected(&mut sub, "s").await;
+    sub.write_all(&subscribe_packet("t")).await.unwrap();
+    expect_bytes(&mut sub, &[0x90, 3, 0, 1, 0]).await;
+    let mut publisher = r.connector.connect().await.unwrap();
+    connected(&mut publisher, "p").await;
+    let message = |i: u32| {
+        let mut p = vec![0x30, 7, 0, 1, b't'];
+        p.extend_from_slice(&i.to_be_bytes());
+        p
+    };
+    let burst: Vec<u8> = (0..N).flat_map(message).collect();
+    let expected = burst.clone();
+    let write = async move {
+        publisher.write_all(&burst).await.unwrap();
+        publisher
+    };
+    let read = async {
+        let mut got = vec![0u8; expected.len()];
+        tokio::time::timeout(DEADLINE, sub.read_exact(&mut got))
+            .await
+            .expect("the burst did not arrive before the deadline")
+            .expect("the subscriber's stream failed");
+        got
+    };
+    let (mut publisher, got) = tokio::join!(write, read);
+    assert!(got == expected, "the burst arrived altered or out of order");
+    ping(&mut sub).await;
+    ping(&mut publisher).await;
+    assert_eq!(r.shared.connection_count(), 2);
+    r.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_closes_every_connection() {
     let r = start(no_core_connect_timeout(), ServeOptions::default(), 4096);
     // b has a will on w/b and is closed before a at shutdown (lower connection id): its will
