@@ -64,19 +64,24 @@ impl Message {
         }
     }
 
-    /// Seconds left before expiry at `now`: `None` without expiry, `Some(0)`... never: an
-    /// expired message gives `Err(())`.
+    /// Seconds left before expiry at `now` (whole seconds, rounded down): `None` without
+    /// expiry; `Err(())` once the lifetime has passed.
+    ///
+    /// The lifetime has passed when more time than the interval went by since the message
+    /// arrived ([MQTT-3.3.2-5]). So a Message Expiry Interval of 0 (which the standard does not
+    /// single out) is a message that lives only for the instant it arrives: subscribers
+    /// connected then get it (with an interval of 0, [MQTT-3.3.2-6]); it is never queued for
+    /// later delivery, and a retained copy is never sent to a later subscriber.
     pub(crate) fn remaining_expiry(&self, now: Instant) -> Result<Option<u32>, ()> {
         let Some(interval) = self.message_expiry_interval else {
             return Ok(None);
         };
-        let waited = now.saturating_sub(self.received_at).as_secs();
-        let left = u64::from(interval).saturating_sub(waited);
-        if left == 0 {
-            Err(())
-        } else {
-            Ok(Some(u32::try_from(left).unwrap_or(u32::MAX)))
+        let waited = now.saturating_sub(self.received_at);
+        if waited > Instant::from_secs(u64::from(interval)) {
+            return Err(());
         }
+        let left = u64::from(interval).saturating_sub(waited.as_secs());
+        Ok(Some(u32::try_from(left).unwrap_or(u32::MAX)))
     }
 
     /// Has the message expired at `now`?

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use common::*;
 use mqtt_broker_model::{Config, DropReason, Event};
@@ -203,6 +205,57 @@ fn message_expiry_reduced_and_expired_dropped() {
             ..
         }
     )));
+}
+
+#[test]
+fn an_expiry_interval_of_zero_lives_only_for_the_instant_it_arrives() {
+    // [MQTT-3.3.2-5] [MQTT-3.3.2-6] with a lifetime of 0 s: subscribers connected when it
+    // arrives get it (interval 0); it is not kept for an offline session nor sent from the
+    // retained store to a later subscriber. (It used to be dropped for everyone.)
+    let mut h = Harness::default_broker();
+    let online = h.client(V5, "online", true);
+    h.subscribe(online, "t", QoS::AtLeastOnce);
+    let offline = h.client(V5, "offline", false);
+    h.subscribe(offline, "t", QoS::AtLeastOnce);
+    h.disconnect(offline);
+    let publ = h.client(V5, "pub", true);
+    let mut p = publish("t", b"now", QoS::AtLeastOnce, true, 1);
+    p.properties.message_expiry_interval = Some(0);
+    h.publish(publ, p);
+    let got = h.publishes(online);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].properties.message_expiry_interval, Some(0));
+    h.advance(Duration::from_millis(1));
+    let offline = h.client(V5, "offline", false);
+    assert_eq!(h.publishes(offline), vec![], "queued past its lifetime");
+    let late = h.client(V5, "late", true);
+    h.subscribe(late, "t", QoS::AtLeastOnce);
+    assert_eq!(h.publishes(late), vec![], "retained past its lifetime");
+}
+
+#[test]
+fn expiry_is_reached_only_when_the_interval_has_passed() {
+    // [MQTT-3.3.2-5]: at exactly 10 s a 10 s message is still deliverable (0 s left); a
+    // millisecond later it is gone.
+    for (waited, delivered) in [(10_000u64, true), (10_001, false)] {
+        let mut h = Harness::default_broker();
+        let sub = h.client(V5, "sub", false);
+        h.subscribe(sub, "t", QoS::AtLeastOnce);
+        h.disconnect(sub);
+        let publ = h.client(V5, "pub", true);
+        let mut p = publish("t", b"a", QoS::AtLeastOnce, false, 1);
+        p.properties.message_expiry_interval = Some(10);
+        h.publish(publ, p);
+        h.advance(Duration::from_millis(waited));
+        let sub = h.client(V5, "sub", false);
+        let got = h.publishes(sub);
+        if delivered {
+            assert_eq!(got.len(), 1, "after {waited} ms: {got:?}");
+            assert_eq!(got[0].properties.message_expiry_interval, Some(0));
+        } else {
+            assert_eq!(got, vec![], "after {waited} ms");
+        }
+    }
 }
 
 #[test]
