@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use mqtt_broker_model::Config;
-use mqtt_codec::{Packet, PubRec, QoS};
+use mqtt_codec::{Connect, Packet, PubRec, QoS, ReasonCode};
 
 #[test]
 fn queued_while_offline_delivered_on_reconnect() {
@@ -74,6 +74,35 @@ fn restart_keeps_durable_state() {
     assert_eq!(got.len(), 1);
     assert_eq!(&got[0].payload[..], b"after");
     assert_eq!(h.broker.stats().retained_messages, 1);
+}
+
+#[test]
+fn a_will_published_at_restart_is_not_sent_on_a_connection_being_dropped() {
+    // A restart drops every connection at once. The will of a client that goes with it is
+    // published, but the subscriber's connection goes too: the message waits in the
+    // subscriber's session for its next connection (a first delivery, no DUP) instead of
+    // being written to a connection that no longer exists. (Closing connections one by one,
+    // the will went out on the subscriber's dying connection when the will's owner was
+    // accepted first.)
+    let mut h = Harness::default_broker();
+    let mut c = Connect::new(V5, "a");
+    c.keep_alive = 0;
+    c.will = Some(will("w", b"gone", QoS::AtLeastOnce, false));
+    let (_a, ack) = h.connect(c);
+    assert_eq!(ack.reason_code, ReasonCode::SUCCESS);
+    let s = h.client(V5, "s", false);
+    h.subscribe(s, "w", QoS::AtLeastOnce);
+    h.restart();
+    assert!(h.is_closed(s));
+    assert!(
+        h.recv_raw(s).is_empty(),
+        "something was sent to a connection the restart dropped"
+    );
+    let s = h.client(V5, "s", false);
+    let got = h.publishes(s);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(&got[0].payload[..], b"gone");
+    assert!(!got[0].dup, "never sent before, so no DUP: {:?}", got[0]);
 }
 
 #[test]

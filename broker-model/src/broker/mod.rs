@@ -34,6 +34,15 @@ pub(crate) struct PendingWill {
     pub(crate) username: Option<String>,
 }
 
+/// A connection detached from its session, waiting for its will and session to be settled.
+struct Detached {
+    cid: String,
+    will: Option<Will>,
+    username: Option<String>,
+    v5: bool,
+    expiry: u32,
+}
+
 /// A member of a shared subscription that matches a message.
 #[derive(Debug, Clone)]
 struct Member {
@@ -273,9 +282,16 @@ impl Broker {
     /// messages, pending wills) is kept, otherwise it is all forgotten.
     pub fn restart(&mut self, now: Instant) {
         self.advance(now);
+        // Every connection goes at once: all are detached before any will is published or
+        // any shared message moves, so nothing is sent to a connection of this restart (its
+        // session keeps the message for the next connection instead).
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            self.close_conn(id, CloseReason::Restart, true, true);
+        let detached: Vec<Detached> = ids
+            .into_iter()
+            .filter_map(|id| self.detach_conn(id, CloseReason::Restart, true))
+            .collect();
+        for d in detached {
+            self.settle_detached(d, true);
         }
         if !self.config.persistence {
             self.sessions.clear();
@@ -647,9 +663,21 @@ impl Broker {
         will: bool,
         output_close: bool,
     ) {
-        let Some(c) = self.conns.remove(&conn) else {
-            return;
-        };
+        if let Some(d) = self.detach_conn(conn, reason, output_close) {
+            self.settle_detached(d, will);
+        }
+    }
+
+    /// First half of closing a connection: it is forgotten (nothing can be sent to it any
+    /// more) and its session, if it held one, becomes disconnected. Returns what the second
+    /// half ([`Broker::settle_detached`]) needs: the session's client id, the will and so on.
+    fn detach_conn(
+        &mut self,
+        conn: ConnId,
+        reason: CloseReason,
+        output_close: bool,
+    ) -> Option<Detached> {
+        let c = self.conns.remove(&conn)?;
         if output_close {
             self.out.push_back(Output::Close { conn, reason });
         }
@@ -660,16 +688,12 @@ impl Broker {
             reason,
         });
         if !connected {
-            return;
+            return None;
         }
-        let Some(cid) = c.client_id else {
-            return;
-        };
-        let Some(s) = self.sessions.get_mut(&cid) else {
-            return;
-        };
+        let cid = c.client_id?;
+        let s = self.sessions.get_mut(&cid)?;
         if s.conn != Some(conn) {
-            return;
+            return None;
         }
         s.conn = None;
         let expiry = s.expiry_interval;
@@ -678,16 +702,35 @@ impl Broker {
         } else {
             Some(self.now + Duration::from_secs(u64::from(expiry)))
         };
+        Some(Detached {
+            cid,
+            will: c.will,
+            username: c.username,
+            v5: c.version.is_v5(),
+            expiry,
+        })
+    }
+
+    /// Second half of closing a connection: its will is published or scheduled (if `will`),
+    /// and its session ends or keeps its messages for a later connection.
+    fn settle_detached(&mut self, d: Detached, will: bool) {
+        let Detached {
+            cid,
+            will: held,
+            username,
+            v5,
+            expiry,
+        } = d;
         if will {
-            if let Some(w) = c.will {
-                let delay = if self.config.will_delay && c.version.is_v5() {
+            if let Some(w) = held {
+                let delay = if self.config.will_delay && v5 {
                     w.properties.will_delay_interval.unwrap_or(0)
                 } else {
                     0
                 };
                 if delay == 0 {
                     // [MQTT-3.1.2-8]: published once the connection is closed.
-                    self.publish_will(&cid, w, c.username);
+                    self.publish_will(&cid, w, username);
                 } else {
                     // [MQTT-3.1.3-9]: delayed; cancelled if the session is resumed first.
                     self.pending_wills.insert(
@@ -695,7 +738,7 @@ impl Broker {
                         PendingWill {
                             at: self.now + Duration::from_secs(u64::from(delay)),
                             will: w,
-                            username: c.username,
+                            username,
                         },
                     );
                 }
