@@ -46,6 +46,10 @@ pub(crate) struct Inflight {
     /// Owed a resend since the session was resumed, not yet sent on this connection (the
     /// client's Receive Maximum holds it back).
     pub(crate) resend_pending: bool,
+    /// Its PUBLISH went out on the current connection and it is not complete: it uses the
+    /// send quota of this connection (4.9). A message resumed in the PUBREL state does not:
+    /// only PUBLISH packets take quota, and the quota starts again with each connection.
+    pub(crate) counted: bool,
 }
 
 /// A session.

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use mqtt_broker_model::{Config, DropReason, Event};
-use mqtt_codec::{Connect, Packet, QoS, ReasonCode};
+use mqtt_codec::{Connect, Packet, PubRec, QoS, ReasonCode};
 
 #[test]
 fn server_respects_client_receive_maximum() {
@@ -180,4 +180,45 @@ fn resends_after_reconnect_respect_the_new_receive_maximum() {
     let rest = h.publishes(s);
     assert_eq!(payloads(&rest), vec!["m4", "m5"]);
     assert!(rest.iter().all(|p| p.dup));
+}
+
+#[test]
+fn a_resent_pubrel_takes_no_quota_of_the_new_connection() {
+    // 4.9: only PUBLISH packets take the send quota, and it starts again at the new
+    // connection's Receive Maximum ([MQTT-4.9.0-1] [MQTT-4.9.0-2]); a PUBREL resent after a
+    // resumption ([MQTT-4.4.0-1]) uses none of it. One QoS 2 message awaiting PUBCOMP and two
+    // unacknowledged QoS 1 messages, reconnecting with Receive Maximum 2: the PUBREL and
+    // both PUBLISH resends go at once.
+    let mut h = Harness::default_broker();
+    let s = persistent(&mut h, "s", 10);
+    h.subscribe(s, "t", QoS::ExactlyOnce);
+    let p = h.client(V5, "p", true);
+    h.publish_acked(p, "t", b"q2", QoS::ExactlyOnce, false, 1);
+    let q2 = h.publishes(s);
+    assert_eq!(q2.len(), 1);
+    // PUBREC only: the broker answers PUBREL, and no PUBCOMP follows.
+    h.send(s, Packet::PubRec(PubRec::new(q2[0].packet_id)));
+    assert!(
+        matches!(&h.recv(s)[..], [Packet::PubRel(r)] if r.packet_id == q2[0].packet_id),
+        "no PUBREL for the PUBREC"
+    );
+    h.publish_acked(p, "t", b"a", QoS::AtLeastOnce, false, 2);
+    h.publish_acked(p, "t", b"b", QoS::AtLeastOnce, false, 3);
+    assert_eq!(h.publishes(s).len(), 2); // not acknowledged
+    h.drop_conn(s);
+    let s = persistent(&mut h, "s", 2);
+    let got = h.recv(s);
+    let pubrels = got
+        .iter()
+        .filter(|p| matches!(p, Packet::PubRel(r) if r.packet_id == q2[0].packet_id))
+        .count();
+    let resent: Vec<&[u8]> = got
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(m) if m.dup => Some(&m.payload[..]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pubrels, 1, "{got:?}");
+    assert_eq!(resent, vec![&b"a"[..], &b"b"[..]], "{got:?}");
 }

@@ -435,16 +435,19 @@ impl Broker {
         if let Some(s) = self.sessions.get_mut(cid) {
             for f in s.inflight.iter_mut() {
                 f.resend_pending = true;
+                f.counted = false;
             }
         }
         self.resend_pending(cid);
     }
 
-    /// Sends, in order, the resends a resumption left owed while the quota allows: the
-    /// Receive Maximum of the new connection counts every message not yet completed, resent
-    /// or not ([MQTT-3.3.4-9]; the quota starts again with each connection, [MQTT-4.9.0-1]).
-    /// A resent PUBLISH carries the Message Expiry Interval left now ([MQTT-3.3.2-6]; the
-    /// message is still delivered once onward delivery has started, 0 when none is left).
+    /// Sends, in order, the resends a resumption left owed while the quota allows. The quota
+    /// of the new connection starts again at its Receive Maximum ([MQTT-4.9.0-1]) and only
+    /// PUBLISH packets take it ([MQTT-3.3.4-9] [MQTT-4.9.0-2]): a resent PUBLISH does, a
+    /// resent PUBREL does not (4.9: the quota is not raised above its start when that
+    /// PUBREL's PUBCOMP arrives). A resent PUBLISH carries the Message Expiry Interval left
+    /// now ([MQTT-3.3.2-6]; the message is still delivered once onward delivery has started,
+    /// 0 when none is left).
     pub(crate) fn resend_pending(&mut self, cid: &str) {
         let expiry_on = self.config.message_expiry;
         loop {
@@ -454,13 +457,16 @@ impl Broker {
             let Some(s) = self.sessions.get_mut(cid) else {
                 return;
             };
-            let active = s.inflight.iter().filter(|f| !f.resend_pending).count();
-            if active >= limit {
-                return;
-            }
+            let used = s.inflight.iter().filter(|f| f.counted).count();
             let Some(f) = s.inflight.iter_mut().find(|f| f.resend_pending) else {
                 return;
             };
+            if f.state != OutState::AwaitPubComp {
+                if used >= limit {
+                    return;
+                }
+                f.counted = true;
+            }
             f.resend_pending = false;
             let f = f.clone();
             match f.state {

@@ -339,7 +339,10 @@ impl Broker {
                 self.drop_message(cid, topic, DropReason::Expired);
                 continue;
             };
-            if front.qos != QoS::AtMostOnce && s.inflight.len() >= limit {
+            // Only messages whose PUBLISH went out on this connection take its quota (4.9).
+            if front.qos != QoS::AtMostOnce
+                && s.inflight.iter().filter(|f| f.counted).count() >= limit
+            {
                 return;
             }
             let Some(d) = s.queue.pop_front() else {
@@ -376,6 +379,7 @@ impl Broker {
                             },
                             expiry,
                             resend_pending: false,
+                            counted: true,
                         });
                     }
                 }
