@@ -20,6 +20,7 @@
 //! cargo bench -p mqtt-broker-model --bench broker -- --warm-up-time 1 --measurement-time 5
 //! ```
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -308,6 +309,10 @@ async fn roundtrip_qos1(p: &mut Pair, n: u64, payload: &Bytes) {
     tokio::join!(send, receive);
 }
 
+/// One timed round of a publish case.
+type RoundFn =
+    for<'a> fn(&'a mut Pair, u64, &'a Bytes) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>;
+
 async fn connect_once(addr: SocketAddr) {
     Client::connect(addr, "bench-connect")
         .await
@@ -331,45 +336,38 @@ fn brokers(c: &mut Criterion) {
         .expect("a tokio runtime");
     let payload = Bytes::from(vec![0x5a; 64]);
 
-    let mut g = c.benchmark_group("fanout_qos0");
-    g.throughput(Throughput::Elements(QOS0_MESSAGES));
-    for (name, addr) in &targets {
-        let mut p = client.block_on(pair(*addr, QoS::AtMostOnce, "q0"));
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    client.block_on(fanout_qos0(&mut p, QOS0_MESSAGES, &payload));
-                }
-                start.elapsed()
-            })
-        });
-        client.block_on(async {
-            p.publisher.disconnect().await;
-            p.subscriber.disconnect().await;
-        });
+    let groups: [(&str, QoS, u64, RoundFn); 2] = [
+        ("fanout_qos0", QoS::AtMostOnce, QOS0_MESSAGES, |p, n, m| {
+            Box::pin(fanout_qos0(p, n, m))
+        }),
+        (
+            "roundtrip_qos1",
+            QoS::AtLeastOnce,
+            QOS1_MESSAGES,
+            |p, n, m| Box::pin(roundtrip_qos1(p, n, m)),
+        ),
+    ];
+    for (group, qos, n, round) in groups {
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(n));
+        for (name, addr) in &targets {
+            let mut p = client.block_on(pair(*addr, qos, group));
+            g.bench_function(*name, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        client.block_on(round(&mut p, n, &payload));
+                    }
+                    start.elapsed()
+                })
+            });
+            client.block_on(async {
+                p.publisher.disconnect().await;
+                p.subscriber.disconnect().await;
+            });
+        }
+        g.finish();
     }
-    g.finish();
-
-    let mut g = c.benchmark_group("roundtrip_qos1");
-    g.throughput(Throughput::Elements(QOS1_MESSAGES));
-    for (name, addr) in &targets {
-        let mut p = client.block_on(pair(*addr, QoS::AtLeastOnce, "q1"));
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    client.block_on(roundtrip_qos1(&mut p, QOS1_MESSAGES, &payload));
-                }
-                start.elapsed()
-            })
-        });
-        client.block_on(async {
-            p.publisher.disconnect().await;
-            p.subscriber.disconnect().await;
-        });
-    }
-    g.finish();
 
     let mut g = c.benchmark_group("connect");
     g.throughput(Throughput::Elements(1));
