@@ -73,6 +73,12 @@ pub enum Mutation {
     ReplayOnResume,
     /// Give every PUBLISH a Response Topic with a wildcard (5.0).
     WildcardResponseTopic,
+    /// Upstream: set the fixed-header flags of every packet the suite sends (PUBLISH aside) to
+    /// the value its type requires before the broker sees it: the reference broker then acts
+    /// as a broker that ignores reserved flag bits ([MQTT-2.1.3-1] 5.0, [MQTT-2.2.2-1]
+    /// [MQTT-2.2.2-2] 3.1.1). Not in [`Mutation::catalogue`]: the flag tests are checked
+    /// against it one by one.
+    NormalizeFlags,
 }
 
 impl Mutation {
@@ -481,6 +487,59 @@ fn shift_id(mut p: Packet) -> Packet {
     p
 }
 
+/// Rewrites the fixed-header flags of a client's packets, across reads: it walks the stream
+/// by fixed headers (type and flags, Remaining Length) and skips the bodies.
+#[derive(Default)]
+struct FlagNormalizer {
+    /// Bytes of the current fixed header seen so far (0 at a packet boundary).
+    header: usize,
+    /// Remaining Length being read, and the multiplier of its next byte.
+    length: usize,
+    shift: u32,
+    /// Body bytes left to skip.
+    skip: usize,
+    /// The stream stopped making sense (a Remaining Length over 4 bytes): leave it alone.
+    lost: bool,
+}
+
+impl FlagNormalizer {
+    fn normalize(&mut self, chunk: &mut [u8]) {
+        let mut i = 0;
+        while i < chunk.len() && !self.lost {
+            if self.skip > 0 {
+                let take = self.skip.min(chunk.len() - i);
+                i += take;
+                self.skip -= take;
+                continue;
+            }
+            let Some(b) = chunk.get_mut(i) else { break };
+            i += 1;
+            if self.header == 0 {
+                *b = match *b >> 4 {
+                    // PUBLISH flags carry DUP, QoS and RETAIN; type 0 has no rule to fake.
+                    0 | 3 => *b,
+                    // PUBREL, SUBSCRIBE, UNSUBSCRIBE: 0010.
+                    6 | 8 | 10 => (*b & 0xF0) | 0x02,
+                    _ => *b & 0xF0,
+                };
+                self.header = 1;
+                self.length = 0;
+                self.shift = 0;
+                continue;
+            }
+            self.length |= usize::from(*b & 0x7F) << self.shift;
+            self.shift += 7;
+            self.header += 1;
+            if *b & 0x80 == 0 {
+                self.skip = self.length;
+                self.header = 0;
+            } else if self.header >= 5 {
+                self.lost = true;
+            }
+        }
+    }
+}
+
 /// Proxies one connection: suite <-> broker, mutating what the broker sends.
 async fn proxy(
     suite: tokio::io::DuplexStream,
@@ -510,12 +569,17 @@ async fn proxy(
         // do not decode (the suite sends malformed packets on purpose) end the decoding.
         let mut parsed = BytesMut::new();
         let mut parsing = true;
+        let mut flags = FlagNormalizer::default();
         loop {
             let n = match suite_r.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let chunk = buf.get(..n).unwrap_or(&[]);
+            let chunk = buf.get_mut(..n).unwrap_or(&mut []);
+            if mutation == Mutation::NormalizeFlags {
+                flags.normalize(chunk);
+            }
+            let chunk: &[u8] = chunk;
             {
                 let mut s = st.lock().await;
                 if s.version.is_none() && head.len() < 64 {

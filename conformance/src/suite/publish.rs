@@ -319,6 +319,7 @@ pub fn tests() -> Vec<TestCase> {
             v5!("MQTT-3.3.4-9"),
             v5!("MQTT-4.9.0-2"),
             v5!("MQTT-4.9.0-1"),
+            v5!("MQTT-4.5.0-1"),
         ])
         .requires(&[Cap::QoS1]),
         TestCase::new(
@@ -400,7 +401,7 @@ pub fn tests() -> Vec<TestCase> {
             "Topic aliases the server sends stay within the client's Topic Alias Maximum and resolve to the right topic",
             body!(alias_server_within),
         )
-        .v5(&[v5!("MQTT-3.1.2-26"), v5!("MQTT-3.3.2-11")]),
+        .v5(&[v5!("MQTT-3.1.2-26"), v5!("MQTT-3.3.2-11"), v5!("MQTT-4.6.0-5")]),
         // ---- maximum packet size ------------------------------------------------------
         TestCase::new(
             "publish.maximum-packet-size.oversized-dropped",
@@ -1431,11 +1432,16 @@ async fn flow_receive_maximum(ctx: Ctx) -> Outcome {
             ));
         }
         if in_flight == 0 {
-            return Err(Stop::fail_at(
-                v5!("MQTT-4.9.0-1"),
-                "the next queued message once the quota allows it",
-                format!("nothing after {} messages", got.len()),
-            ));
+            let expected = "the next queued message once the quota allows it";
+            let observed = format!("nothing after {} messages", got.len());
+            // Nothing at all: the initial quota was 0 ([MQTT-4.9.0-1]). Nothing more after an
+            // acknowledgement: matching messages were not delivered ([MQTT-4.5.0-1]).
+            let stmt = if got.is_empty() {
+                v5!("MQTT-4.9.0-1")
+            } else {
+                v5!("MQTT-4.5.0-1")
+            };
+            return Err(Stop::fail_at(stmt, expected, observed));
         }
         // Acknowledge one message at a time.
         if let Some(m) = got.get(acked) {
@@ -1790,26 +1796,29 @@ async fn alias_server_within(ctx: Ctx) -> Outcome {
     )
     .await?;
     let mut p = ctx.connect("p").await?;
-    let mut order = Vec::new();
+    // Each payload names its topic, round and copy: the alias resolution is checked per
+    // message, and order only within one topic (the only order [MQTT-4.6.0-5] promises).
+    let mut sent = 0usize;
     for round in 0..2 {
-        for t in &topics {
+        for (i, t) in topics.iter().enumerate() {
             // Twice in a row on the same topic, so that an alias would be worth using.
-            for _ in 0..2 {
+            for copy in 0..2 {
                 publish(
                     &ctx,
                     &mut p,
                     t,
                     QoS::AtMostOnce,
                     0,
-                    format!("{round}").as_bytes(),
+                    format!("{i}/{round}/{copy}").as_bytes(),
                 )
                 .await?;
-                order.push(t.clone());
+                sent += 1;
             }
         }
     }
     let mut map: std::collections::BTreeMap<u16, String> = Default::default();
-    for want in &order {
+    let mut last: std::collections::BTreeMap<usize, (u32, u32)> = Default::default();
+    for _ in 0..sent {
         let m = recv_any_publish(&ctx, &mut s, "twelve messages").await?;
         let topic = match m.properties.topic_alias {
             None => m.topic.to_string(),
@@ -1836,14 +1845,38 @@ async fn alias_server_within(ctx: Ctx) -> Outcome {
                 }
             }
         };
+        let label = String::from_utf8_lossy(&m.payload).into_owned();
+        let parsed: Option<(usize, u32, u32)> = {
+            let mut it = label.split('/').map(str::parse::<u32>);
+            match (it.next(), it.next(), it.next()) {
+                (Some(Ok(i)), Some(Ok(r)), Some(Ok(c))) => Some((i as usize, r, c)),
+                _ => None,
+            }
+        };
+        let Some((i, round, copy)) = parsed.filter(|(i, _, _)| *i < topics.len()) else {
+            return Err(Stop::fail(
+                "one of the twelve messages",
+                format!("payload {label:?} on {topic}"),
+            ));
+        };
+        let want = &topics[i];
         if topic != *want {
             return Err(Stop::fail(
-                format!("a message on {want}"),
+                format!("message {label} on {want} (the topic it was published to)"),
                 format!(
-                    "a message on {topic} (topic {:?}, alias {:?})",
+                    "it resolved to {topic} (topic {:?}, alias {:?})",
                     &*m.topic, m.properties.topic_alias
                 ),
             ));
+        }
+        if let Some(prev) = last.insert(i, (round, copy)) {
+            if prev >= (round, copy) {
+                return Err(Stop::fail_at(
+                    v5!("MQTT-4.6.0-5"),
+                    format!("the messages on {want} in the order published"),
+                    format!("{label} arrived after {i}/{}/{}", prev.0, prev.1),
+                ));
+            }
         }
     }
     p.disconnect().await?;
