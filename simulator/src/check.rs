@@ -1,9 +1,15 @@
-//! Invariants over a recorded history. Each violation names the statement it breaks.
+//! Invariants over a recorded history. Each violation names the statement it breaks, in the
+//! version of the standard of the client it concerns: a 3.1.1 subscriber's lost message breaks
+//! a 3.1.1 statement, a 5.0 one's a 5.0 statement. Where the versions differ the rule differs
+//! too: a 3.1.1 session lasts until a Clean Session 1 connection (no expiry), and a 3.1.1 will
+//! has no delay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use bytes::Bytes;
+use mqtt_codec::ProtocolVersion;
+use mqtt_spec::{Protocol, StatementId};
 
 use crate::history::{EventKind, History, Millis, NicConn};
 use crate::scenario::Scenario;
@@ -11,15 +17,21 @@ use crate::scenario::Scenario;
 /// A broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// The statement id (5.0 catalogue), or a section when the standard gives no id.
+    /// The statement id, or a section when the standard gives no id.
     pub statement: &'static str,
+    /// The version of the standard `statement` belongs to (`None`: not a statement, e.g. the
+    /// simulation itself failed).
+    pub protocol: Option<Protocol>,
     /// What was observed.
     pub detail: String,
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}", self.statement, self.detail)
+        match self.protocol {
+            Some(p) => write!(f, "[{}] (MQTT {p}) {}", self.statement, self.detail),
+            None => write!(f, "[{}] {}", self.statement, self.detail),
+        }
     }
 }
 
@@ -28,11 +40,41 @@ const SLACK_MS: u64 = 150;
 /// Time a message needs to reach a connected subscriber once published.
 const DELIVERY_MS: u64 = 1500;
 
-fn v(statement: mqtt_spec::StatementId, detail: String) -> Violation {
+/// A violation of the 3.1.1 statement `v311` or the 5.0 statement `v5`, by the version of the
+/// client concerned.
+fn v(
+    version: ProtocolVersion,
+    v311: StatementId,
+    v5: StatementId,
+    detail: impl Into<String>,
+) -> Violation {
+    if version.is_v5() {
+        in_version(Protocol::V5_0, v5, detail)
+    } else {
+        in_version(Protocol::V3_1_1, v311, detail)
+    }
+}
+
+/// A violation of `statement` of MQTT `protocol`, for rules of one version only.
+fn in_version(protocol: Protocol, statement: StatementId, detail: impl Into<String>) -> Violation {
     Violation {
         statement: statement.as_str(),
-        detail,
+        protocol: Some(protocol),
+        detail: detail.into(),
     }
+}
+
+/// The protocol version of a scenario's client (5.0 if unknown).
+fn version_of(s: &Scenario, client: &str) -> ProtocolVersion {
+    s.clients
+        .iter()
+        .find(|c| c.client_id == client)
+        .map_or(ProtocolVersion::V5, |c| c.protocol)
+}
+
+/// The protocol version of a connection seen at the broker (5.0 before its CONNECT).
+fn version_of_conn(c: &NicConn) -> ProtocolVersion {
+    c.protocol.unwrap_or(ProtocolVersion::V5)
 }
 
 fn text(b: &Bytes) -> String {
@@ -44,8 +86,13 @@ pub fn check(scenario: &Scenario, history: &History, end: Millis) -> Vec<Violati
     let mut out: Vec<Violation> = history
         .inline_violations()
         .filter_map(|e| match &e.kind {
-            EventKind::Violation { statement, detail } => Some(Violation {
+            EventKind::Violation {
                 statement,
+                protocol,
+                detail,
+            } => Some(Violation {
+                statement,
+                protocol: *protocol,
                 detail: format!("at {}ms: {detail}", e.at),
             }),
             _ => None,
@@ -56,6 +103,7 @@ pub fn check(scenario: &Scenario, history: &History, end: Millis) -> Vec<Violati
     retained(scenario, &facts, &mut out);
     keep_alive(history, end, &mut out);
     wills(scenario, history, &facts, end, &mut out);
+    session_present(history, &mut out);
     sessions(history, &mut out);
     out
 }
@@ -165,7 +213,7 @@ impl Facts {
                 }
             }
         }
-        if let Some((checker, _)) = scenario.retained_check {
+        for (checker, _) in &scenario.retained_checks {
             if !self.got(checker).iter().any(|d| d.3) {
                 return false;
             }
@@ -183,13 +231,18 @@ fn seq_of(p: &Bytes) -> Option<(String, u64)> {
 
 fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
     for (c, prefix) in &s.persistent_subs {
+        let version = version_of(s, c);
         let got = f.got(c);
         let have: BTreeSet<&Bytes> = got.iter().map(|d| &d.2).collect();
         for p in f.expected_for(c, prefix) {
             if !have.contains(p) {
-                // [MQTT-4.5.0-1] the message belongs to the session; [MQTT-3.1.2-23] the
-                // session outlives the connection; [MQTT-4.4.0-1] in-flight ones are re-sent.
+                // 3.1.1 and 5.0 [MQTT-4.5.0-1]: the message belongs to the session; the
+                // session outlives the connection (5.0 [MQTT-3.1.2-23] while it has not
+                // expired, 3.1.1 [MQTT-3.1.2-5] until a clean session); [MQTT-4.4.0-1]
+                // in-flight ones are re-sent.
                 out.push(v(
+                    version,
+                    mqtt_spec::v311!("MQTT-4.5.0-1"),
                     mqtt_spec::v5!("MQTT-4.5.0-1"),
                     format!(
                         "{c} (persistent session) never received {:?} accepted by the broker",
@@ -198,7 +251,8 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
                 ));
             }
         }
-        // Per-publisher order of first occurrences [MQTT-4.6.0-6], over the messages published
+        // Per-publisher order of first occurrences (3.1.1 and 5.0 [MQTT-4.6.0-6]: the same
+        // topic and QoS in the scenarios), over the messages published
         // after the subscription was acknowledged. An earlier one may reach the subscriber
         // only as the publisher's retransmission after a lost PUBACK, which the broker takes
         // as a new message, legitimately after later ones (qos1 seed 43535).
@@ -219,6 +273,8 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
                 let prev = last.insert(who.clone(), n);
                 if let Some(prev) = prev.filter(|&prev| prev > n) {
                     out.push(v(
+                        version,
+                        mqtt_spec::v311!("MQTT-4.6.0-6"),
                         mqtt_spec::v5!("MQTT-4.6.0-6"),
                         format!(
                             "{c} received {who}:{n} at {at}ms after {who}:{prev}: out of publication order"
@@ -234,8 +290,11 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
             }
             for (p, n) in count {
                 if n > 1 {
-                    // [MQTT-4.3.3-10]: QoS 2 never gives an application a message twice.
+                    // QoS 2 never gives an application a message twice: 5.0 [MQTT-4.3.3-10],
+                    // 3.1.1 [MQTT-4.3.3-2] (no duplicate to onward recipients).
                     out.push(v(
+                        version,
+                        mqtt_spec::v311!("MQTT-4.3.3-2"),
                         mqtt_spec::v5!("MQTT-4.3.3-10"),
                         format!("{c} received the QoS 2 message {:?} {n} times", text(p)),
                     ));
@@ -262,8 +321,10 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
             if !topic.starts_with(prefix) || since.is_none_or(|s| *t <= s) {
                 continue;
             }
+            // Shared subscriptions exist in 5.0 only.
             match by_member.get(p) {
-                None => out.push(v(
+                None => out.push(in_version(
+                    Protocol::V5_0,
                     mqtt_spec::v5!("MQTT-4.5.0-1"),
                     format!(
                         "no member of the shared subscription received {:?}",
@@ -276,6 +337,7 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
                     out.push(Violation {
                         // Section 4.8.2 gives no statement id for "one member only".
                         statement: "5.0 section 4.8.2",
+                        protocol: Some(Protocol::V5_0),
                         detail: format!(
                             "{:?} went to several members of one shared subscription: {}",
                             text(p),
@@ -290,35 +352,41 @@ fn deliveries(s: &Scenario, h: &History, f: &Facts, out: &mut Vec<Violation>) {
 }
 
 fn retained(s: &Scenario, f: &Facts, out: &mut Vec<Violation>) {
-    let Some((checker, topic)) = s.retained_check else {
-        return;
-    };
-    let last = f
-        .accepted
-        .iter()
-        .rev()
-        .find(|(_, p)| f.published.get(p).is_some_and(|(_, t, _)| t == topic))
-        .map(|(_, p)| p);
-    let Some(last) = last else {
-        return;
-    };
-    let got = f.got(checker).iter().find(|d| d.3 && d.1 == topic);
-    match got {
-        // [MQTT-3.3.1-9]: a new subscription gets the retained message.
-        None => out.push(v(
-            mqtt_spec::v5!("MQTT-3.3.1-9"),
-            format!("{checker} subscribed at the end and got no retained message on {topic}"),
-        )),
-        // [MQTT-3.3.1-5]: each retained PUBLISH replaces the stored one.
-        Some(d) if d.2 != *last => out.push(v(
-            mqtt_spec::v5!("MQTT-3.3.1-5"),
-            format!(
-                "retained value on {topic} is {:?}, the last one accepted was {:?}",
-                text(&d.2),
-                text(last)
-            ),
-        )),
-        _ => {}
+    for (checker, topic) in &s.retained_checks {
+        let version = version_of(s, checker);
+        let last = f
+            .accepted
+            .iter()
+            .rev()
+            .find(|(_, p)| f.published.get(p).is_some_and(|(_, t, _)| t == topic))
+            .map(|(_, p)| p);
+        let Some(last) = last else {
+            continue;
+        };
+        let got = f.got(checker).iter().find(|d| d.3 && d.1 == *topic);
+        match got {
+            // A new subscription gets the retained message: 5.0 [MQTT-3.3.1-9] (Retain
+            // Handling 0), 3.1.1 [MQTT-3.3.1-6].
+            None => out.push(v(
+                version,
+                mqtt_spec::v311!("MQTT-3.3.1-6"),
+                mqtt_spec::v5!("MQTT-3.3.1-9"),
+                format!("{checker} subscribed at the end and got no retained message on {topic}"),
+            )),
+            // The last one: 5.0 [MQTT-3.3.1-5] (each retained PUBLISH replaces the stored
+            // one), 3.1.1 [MQTT-3.3.1-6] ("the last retained message").
+            Some(d) if d.2 != *last => out.push(v(
+                version,
+                mqtt_spec::v311!("MQTT-3.3.1-6"),
+                mqtt_spec::v5!("MQTT-3.3.1-5"),
+                format!(
+                    "retained value on {topic} sent to {checker} is {:?}, the last one accepted was {:?}",
+                    text(&d.2),
+                    text(last)
+                ),
+            )),
+            _ => {}
+        }
     }
 }
 
@@ -334,7 +402,10 @@ fn keep_alive(h: &History, end: Millis, out: &mut Vec<Violation>) {
         let limit = c.last_rx + u64::from(c.keep_alive) * 1500 + SLACK_MS;
         let closed = c.closed_at.unwrap_or(end);
         if closed > limit {
+            // 5.0 [MQTT-3.1.2-22], 3.1.1 [MQTT-3.1.2-24]: closed within 1.5 times the keep alive.
             out.push(v(
+                version_of_conn(c),
+                mqtt_spec::v311!("MQTT-3.1.2-24"),
                 mqtt_spec::v5!("MQTT-3.1.2-22"),
                 format!(
                     "connection #{id} of {} (keep alive {} s): nothing received after {}ms, still open at {}ms",
@@ -371,11 +442,14 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
             continue;
         };
         let cid = c.client_id.as_deref().unwrap_or("?");
+        let version = version_of_conn(c);
         let received = got.get(payload).map(|v| v.as_slice()).unwrap_or(&[]);
         if c.normal_disconnect {
             if let Some((at, who)) = received.first() {
-                // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will.
+                // 3.1.1 and 5.0 [MQTT-3.14.4-3]: a (5.0: normal) DISCONNECT discards the will.
                 out.push(v(
+                    version,
+                    mqtt_spec::v311!("MQTT-3.14.4-3"),
                     mqtt_spec::v5!("MQTT-3.14.4-3"),
                     format!(
                         "will of connection #{id} ({cid}) reached {who} at {at}ms although the broker received a normal DISCONNECT"
@@ -384,11 +458,13 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
             }
             continue;
         }
-        let Some(closed) = c.closed_at else {
-            continue; // still open at the end: no will due
+        // 5.0: the will waits for the delay or the session end, whichever comes first. 3.1.1
+        // has neither: the will goes once the connection is closed.
+        let wait = if c.is_v311() {
+            0
+        } else {
+            u64::from((*delay).min(c.session_expiry)) * 1000
         };
-        // The will waits for the delay or the session end, whichever comes first.
-        let wait = u64::from((*delay).min(c.session_expiry)) * 1000;
         // Another connection with Clean Start whose CONNECT the broker handles after this
         // one's ends the session, and the will goes then ([MQTT-3.1.2-4]; 3.1.4: a takeover
         // with Clean Start ends the old session): one accepted later (its CONNECT arrived
@@ -413,15 +489,29 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
             .min();
         let earliest = clean_restart.map_or(c.last_rx + wait, |t| t.min(c.last_rx + wait));
         if let Some((at, who)) = received.iter().find(|(at, _)| *at + SLACK_MS < earliest) {
-            // [MQTT-3.1.3-9]
-            out.push(v(
-                mqtt_spec::v5!("MQTT-3.1.3-9"),
+            // 5.0 [MQTT-3.1.3-9]: not before the delay. 3.1.1 [MQTT-3.1.2-8]: published when
+            // the connection is closed, so not while the client still sends on it.
+            let detail = if c.is_v311() {
+                format!(
+                    "will of connection #{id} ({cid}) reached {who} at {at}ms, before the connection ended (the client sent data at {}ms)",
+                    c.last_rx
+                )
+            } else {
                 format!(
                     "will of connection #{id} ({cid}) reached {who} at {at}ms, before its delay of {wait}ms from {}ms",
                     c.last_rx
-                ),
+                )
+            };
+            out.push(v(
+                version,
+                mqtt_spec::v311!("MQTT-3.1.2-8"),
+                mqtt_spec::v5!("MQTT-3.1.3-9"),
+                detail,
             ));
         }
+        let Some(closed) = c.closed_at else {
+            continue; // still open at the end: no will due
+        };
         // Resumed by another connection of the same client before the delay ran out? One
         // accepted later, or one accepted earlier whose CONNECT was answered after this one's
         // (seed 681013005 of will-delay: #9 answered first, then #8 took it over and resumed
@@ -445,9 +535,11 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Only a 5.0 will waits (3.1.1 has no delay: wait is 0).
         if wait > 0 && resumed_at.is_some_and(|t| t + SLACK_MS < earliest) {
             if let Some((at, who)) = received.first() {
-                out.push(v(
+                out.push(in_version(
+                    Protocol::V5_0,
                     mqtt_spec::v5!("MQTT-3.1.3-9"),
                     format!(
                         "will of connection #{id} ({cid}) reached {who} at {at}ms although the session was resumed at {}ms, within the will delay",
@@ -463,8 +555,11 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
         let due = closed + wait + SLACK_MS;
         let watched = watcher_since.is_some_and(|t| t < c.last_rx);
         if watched && due + DELIVERY_MS < end && received.is_empty() {
-            // [MQTT-3.1.2-8]: published after an abnormal close.
+            // 3.1.1 and 5.0 [MQTT-3.1.2-8]: published after an abnormal close (5.0: once the
+            // delay or the session is over).
             out.push(v(
+                version,
+                mqtt_spec::v311!("MQTT-3.1.2-8"),
                 mqtt_spec::v5!("MQTT-3.1.2-8"),
                 format!(
                     "connection #{id} ({cid}) was lost at {closed}ms without DISCONNECT; its will never arrived"
@@ -486,12 +581,18 @@ fn sessions(h: &History, out: &mut Vec<Violation>) {
             continue;
         };
         if let (Some((pid, p)), Some((t, present))) = (prev.get(cid), c.connack) {
-            if !c.clean_start && p.session_expiry > 0 {
+            // The session's lifetime is the previous connection's to set; a client that
+            // changed versions between the two is outside both standards' rules.
+            let same_version = p.protocol == c.protocol;
+            if same_version && c.is_v311() {
+                v311_session(cid, (**pid, p), (*id, c), t, present, out);
+            } else if same_version && !c.clean_start && p.session_expiry > 0 {
                 let e = u64::from(p.session_expiry) * 1000;
                 if let Some(closed) = p.closed_at {
                     if present && t > closed + e + SLACK_MS {
                         // [MQTT-4.1.0-2]
-                        out.push(v(
+                        out.push(in_version(
+                            Protocol::V5_0,
                             mqtt_spec::v5!("MQTT-4.1.0-2"),
                             format!(
                                 "{cid}: session resumed at {t}ms (connection #{id}) though connection #{pid} closed at {closed}ms with a session expiry of {e}ms"
@@ -501,7 +602,8 @@ fn sessions(h: &History, out: &mut Vec<Violation>) {
                 }
                 if !present && t + SLACK_MS < p.last_rx + e {
                     // [MQTT-3.1.2-23]
-                    out.push(v(
+                    out.push(in_version(
+                        Protocol::V5_0,
                         mqtt_spec::v5!("MQTT-3.1.2-23"),
                         format!(
                             "{cid}: no session at {t}ms (connection #{id}) though connection #{pid} was alive at {}ms with a session expiry of {e}ms",
@@ -512,5 +614,62 @@ fn sessions(h: &History, out: &mut Vec<Violation>) {
             }
         }
         prev.insert(cid, (id, c));
+    }
+}
+
+/// The 3.1.1 session rules between two connections of one client, `p` answered before `c`
+/// (at `t`, with Session Present `present`). 3.1.1 has no session expiry: Clean Session 0
+/// keeps the session after the connection until a Clean Session 1 connection, and Clean
+/// Session 1 makes one that ends with its connection.
+fn v311_session(
+    cid: &str,
+    (pid, p): (u64, &NicConn),
+    (id, c): (u64, &NicConn),
+    t: Millis,
+    present: bool,
+    out: &mut Vec<Violation>,
+) {
+    if c.clean_start {
+        return; // answered by session_present
+    }
+    if !p.clean_start && !present {
+        // 3.1.1 [MQTT-3.1.2-4]: the session is stored after the disconnection and resumed
+        // by the next Clean Session 0 connection.
+        out.push(in_version(
+            Protocol::V3_1_1,
+            mqtt_spec::v311!("MQTT-3.1.2-4"),
+            format!(
+                "{cid}: no session at {t}ms (connection #{id}, Clean Session 0) though connection #{pid} had one with Clean Session 0, which has no expiry"
+            ),
+        ));
+    }
+    if p.clean_start && present {
+        // 3.1.1 [MQTT-3.1.2-6]: a Clean Session 1 session lasts as long as its connection
+        // and is not reused.
+        out.push(in_version(
+            Protocol::V3_1_1,
+            mqtt_spec::v311!("MQTT-3.1.2-6"),
+            format!(
+                "{cid}: session present at {t}ms (connection #{id}) though the session before it was made by connection #{pid} with Clean Session 1"
+            ),
+        ));
+    }
+}
+
+/// A CONNACK that accepts a clean session says there was none: 3.1.1 [MQTT-3.2.2-1], 5.0
+/// [MQTT-3.2.2-2].
+fn session_present(h: &History, out: &mut Vec<Violation>) {
+    for (id, c) in connacked(h) {
+        if c.clean_start && c.connack.is_some_and(|(_, present)| present) {
+            out.push(v(
+                version_of_conn(c),
+                mqtt_spec::v311!("MQTT-3.2.2-1"),
+                mqtt_spec::v5!("MQTT-3.2.2-2"),
+                format!(
+                    "connection #{id} of {} asked for a clean session and got Session Present 1",
+                    c.client_id.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! A small sans-IO MQTT 5.0 client written from the standard, on the project's codec.
+//! A small sans-IO MQTT client (3.1.1 or 5.0, one version per client) written from the two
+//! standards, on the project's codec.
 //!
 //! It keeps its session state (messages in flight both ways, next packet identifier,
 //! subscriptions) in a value that outlives any connection, so a simulated client crash is a
@@ -7,6 +8,14 @@
 //! [MQTT-4.6.0-1], PUBLISH with DUP set [MQTT-3.3.1-1]).
 //!
 //! Inputs are decoded packets; outputs are packets to send and application events.
+//!
+//! The versions differ in how a session is asked for. A 5.0 client starts its first connection
+//! with Clean Start and a Session Expiry Interval, then resumes with Clean Start 0. A 3.1.1
+//! client has no expiry: Clean Session 0 on every connection keeps one session on the server
+//! until a connection with Clean Session 1 ([MQTT-3.1.2-4] of 3.1.1), and Clean Session 1 gives
+//! a session that lasts as long as the connection ([MQTT-3.1.2-6] of 3.1.1). A 3.1.1 CONNECT
+//! has no properties, so no Will Delay Interval either: its will goes as soon as the connection
+//! is lost.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -21,14 +30,24 @@ use mqtt_codec::{
 pub struct ClientConfig {
     /// Client identifier.
     pub client_id: String,
+    /// The protocol version of every connection of this client (3.1.1 or 5.0).
+    pub protocol: ProtocolVersion,
     /// Keep alive, seconds (0: off).
     pub keep_alive: u16,
-    /// Session Expiry Interval, seconds (0: the session ends with the connection).
+    /// Session Expiry Interval, seconds (0: the session ends with the connection). 5.0 only: a
+    /// 3.1.1 client ignores it (its session lasts until a Clean Session 1 connection).
     pub session_expiry: u32,
-    /// Start every connection with a clean session (otherwise only the first one).
+    /// Start every connection with a clean session. Otherwise a 5.0 client starts only its
+    /// first connection clean, and a 3.1.1 client none.
     pub always_clean: bool,
-    /// The will: topic, QoS, Will Delay Interval in seconds. The payload is
-    /// `<client id>:<connection generation>` so a will names the connection it belongs to.
+    /// 3.1.1 only: start afresh the 3.1.1 way. Until the server has accepted one, connect with
+    /// Clean Session 1 (discarding whatever session the server kept) and leave at once with
+    /// DISCONNECT; then connect with Clean Session 0 for a new persistent session, which must
+    /// not be the clean one resumed ([MQTT-3.1.2-6] of 3.1.1).
+    pub purge_first: bool,
+    /// The will: topic, QoS, Will Delay Interval in seconds (5.0 only; a 3.1.1 will has no
+    /// delay). The payload is `<client id>:<connection generation>` so a will names the
+    /// connection it belongs to.
     pub will: Option<(String, QoS, u32)>,
     /// Subscriptions made whenever the broker has no session for us.
     pub subscriptions: Vec<(String, QoS)>,
@@ -37,17 +56,42 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A persistent-session client with keep alive 1 s and no will.
+    /// A persistent-session MQTT 5.0 client with keep alive 1 s and no will.
     pub fn new(client_id: impl Into<String>) -> Self {
         ClientConfig {
             client_id: client_id.into(),
+            protocol: ProtocolVersion::V5,
             keep_alive: 1,
             session_expiry: 3600,
             always_clean: false,
+            purge_first: false,
             will: None,
             subscriptions: Vec::new(),
             max_inflight: 4,
         }
+    }
+
+    /// The same client speaking MQTT 3.1.1.
+    pub fn v311(self) -> Self {
+        ClientConfig {
+            protocol: ProtocolVersion::V3_1_1,
+            ..self
+        }
+    }
+
+    /// True for an MQTT 5.0 client.
+    pub fn is_v5(&self) -> bool {
+        self.protocol.is_v5()
+    }
+}
+
+/// Whether a CONNACK code accepts the connection: a 3.1.1 Connect Return Code of 0 (3.2.2.3;
+/// 1 to 5 refuse), a 5.0 Connect Reason Code below 0x80 (3.2.2.2).
+pub fn connack_accepts(protocol: ProtocolVersion, code: ReasonCode) -> bool {
+    if protocol.is_v5() {
+        code.0 < 0x80
+    } else {
+        code == ReasonCode::SUCCESS
     }
 }
 
@@ -85,8 +129,10 @@ struct InFlight {
 pub enum AppEvent {
     /// CONNACK received.
     Connected {
-        /// Reason code.
+        /// Reason code (5.0) or return code (3.1.1).
         code: ReasonCode,
+        /// The code accepts the connection (see [`connack_accepts`]).
+        accepted: bool,
         /// Session Present.
         session_present: bool,
     },
@@ -142,6 +188,10 @@ pub struct ClientModel {
     /// QoS 2 packet identifiers received and not yet released (method B of figure 4.3).
     incoming_qos2: BTreeSet<u16>,
     sub_pid: Option<u16>,
+    /// A purging connection was accepted (see [`ClientConfig::purge_first`]).
+    purged: bool,
+    /// The current connection is a purging one that was accepted: leave it.
+    leave: bool,
 }
 
 impl ClientModel {
@@ -157,7 +207,19 @@ impl ClientModel {
             inflight: VecDeque::new(),
             incoming_qos2: BTreeSet::new(),
             sub_pid: None,
+            purged: false,
+            leave: false,
         }
+    }
+
+    /// True once, after the server accepted a purging connection: the application sends
+    /// DISCONNECT and connects again (see [`ClientConfig::purge_first`]).
+    pub fn take_leave(&mut self) -> bool {
+        std::mem::take(&mut self.leave)
+    }
+
+    fn purging(&self) -> bool {
+        !self.config.is_v5() && self.config.purge_first && !self.purged
     }
 
     /// True between a successful CONNACK and the end of the connection.
@@ -179,10 +241,18 @@ impl ClientModel {
     pub fn connect_packet(&mut self) -> Packet {
         self.generation = self.generation.wrapping_add(1);
         self.connected = false;
-        let mut c = Connect::new(ProtocolVersion::V5, self.config.client_id.as_str());
+        self.leave = false;
+        let v5 = self.config.is_v5();
+        let mut c = Connect::new(self.config.protocol, self.config.client_id.as_str());
         c.keep_alive = self.config.keep_alive;
-        c.clean_start = self.config.always_clean || !self.has_session;
-        if self.config.session_expiry > 0 {
+        c.clean_start = if v5 {
+            self.config.always_clean || !self.has_session
+        } else {
+            // 3.1.1 [MQTT-3.1.2-4]: Clean Session 0 resumes the session, or makes one that
+            // outlives the connection; asking for a clean one would make it end with it.
+            self.config.always_clean || self.purging()
+        };
+        if v5 && self.config.session_expiry > 0 {
             c.properties.session_expiry_interval = Some(self.config.session_expiry);
         }
         if let Some((topic, qos, delay)) = &self.config.will {
@@ -192,13 +262,14 @@ impl ClientModel {
                 qos: *qos,
                 ..Will::default()
             };
-            if *delay > 0 {
+            if v5 && *delay > 0 {
                 w.properties.will_delay_interval = Some(*delay);
             }
             c.will = Some(w);
         }
         if c.clean_start {
-            // [MQTT-3.1.2-4]: a clean start discards the session on both sides.
+            // 5.0 [MQTT-3.1.2-4], 3.1.1 [MQTT-3.1.2-6]: a clean session discards the session
+            // on both sides.
             self.inflight.clear();
             self.incoming_qos2.clear();
         }
@@ -242,17 +313,26 @@ impl ClientModel {
                 reason_code,
                 ..
             }) => {
+                let accepted = connack_accepts(self.config.protocol, reason_code);
                 app.push(AppEvent::Connected {
                     code: reason_code,
+                    accepted,
                     session_present,
                 });
-                if reason_code.0 >= 0x80 {
+                if !accepted {
+                    return;
+                }
+                if self.purging() {
+                    // The server discarded any old session and made one that ends with this
+                    // connection: nothing to resume or subscribe, leave.
+                    self.purged = true;
+                    self.leave = true;
                     return;
                 }
                 self.connected = true;
                 if !session_present {
-                    // No session on the broker: ours goes too (5.0 section 4.1); messages not
-                    // yet sent stay queued.
+                    // No session on the broker: ours goes too (section 4.1 of both versions);
+                    // messages not yet sent stay queued.
                     self.incoming_qos2.clear();
                     let old: Vec<InFlight> = self.inflight.drain(..).collect();
                     for f in old.into_iter().rev() {
@@ -261,7 +341,13 @@ impl ClientModel {
                         }
                     }
                 }
-                self.has_session = self.config.session_expiry > 0;
+                // Whether the session outlives this connection: 5.0 while its expiry runs; 3.1.1
+                // with Clean Session 0 (it has no expiry).
+                self.has_session = if self.config.is_v5() {
+                    self.config.session_expiry > 0
+                } else {
+                    !self.config.always_clean
+                };
                 // [MQTT-4.4.0-1] in the original order [MQTT-4.6.0-1].
                 for f in self.inflight.iter_mut() {
                     match f.state {
@@ -347,7 +433,8 @@ impl ClientModel {
                         });
                     }
                     if r.reason_code.0 >= 0x80 {
-                        // [MQTT-4.4.0-2]: treated as acknowledged.
+                        // 5.0 [MQTT-4.4.0-2]: treated as acknowledged (a 3.1.1 PUBREC has no
+                        // reason code: the codec gives it 0x00).
                         let pid = r.packet_id;
                         self.inflight.retain(|f| f.packet_id != pid);
                         return;
@@ -434,6 +521,7 @@ fn publish_of(f: &InFlight, dup: bool) -> Publish {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
 
     fn connack(session_present: bool) -> Packet {
         let mut c = ConnAck::new(ReasonCode::SUCCESS);
@@ -477,6 +565,121 @@ mod tests {
             })
             .collect();
         assert_eq!(resent, vec![(2, true), (3, true)]);
+    }
+
+    fn connect_of(c: &mut ClientModel) -> Connect {
+        match c.connect_packet() {
+            Packet::Connect(c) => *c,
+            other => panic!("not a CONNECT: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_v311_client_connects_the_3_1_1_way() {
+        let config = ClientConfig {
+            will: Some(("will/a".into(), QoS::AtLeastOnce, 5)),
+            subscriptions: vec![("t/#".into(), QoS::AtLeastOnce)],
+            ..ClientConfig::new("a").v311()
+        };
+        let mut c = ClientModel::new(config);
+        let first = connect_of(&mut c);
+        assert_eq!(first.protocol, ProtocolVersion::V3_1_1);
+        // Clean Session 0 from the start: that is how a 3.1.1 session outlives connections.
+        assert!(!first.clean_start);
+        assert_eq!(
+            first.properties,
+            Default::default(),
+            "3.1.1 has no properties"
+        );
+        let will = first.will.as_ref().expect("a will");
+        assert_eq!(
+            will.properties.will_delay_interval, None,
+            "3.1.1 has no will delay"
+        );
+        // Protocol level 4 on the wire, and it decodes as 3.1.1.
+        let mut buf = BytesMut::new();
+        Packet::Connect(Box::new(first)).encode_unchecked(ProtocolVersion::V3_1_1, &mut buf);
+        assert_eq!(
+            mqtt_codec::peek_protocol_version(&buf),
+            Ok(Some(ProtocolVersion::V3_1_1))
+        );
+        let (mut out, mut app) = (Vec::new(), Vec::new());
+        c.handle(connack(false), &mut out, &mut app);
+        assert!(c.is_connected());
+        assert!(matches!(out.as_slice(), [Packet::Subscribe(_)]));
+        c.connection_lost();
+        assert!(!connect_of(&mut c).clean_start);
+    }
+
+    #[test]
+    fn a_refusing_v311_return_code_is_a_refusal() {
+        let mut c = ClientModel::new(ClientConfig::new("a").v311());
+        c.connect_packet();
+        let (mut out, mut app) = (Vec::new(), Vec::new());
+        c.handle(
+            Packet::ConnAck(ConnAck::new(ReasonCode::V3_NOT_AUTHORIZED)),
+            &mut out,
+            &mut app,
+        );
+        assert!(!c.is_connected());
+        assert!(matches!(
+            app.as_slice(),
+            [AppEvent::Connected {
+                accepted: false,
+                ..
+            }]
+        ));
+        assert!(connack_accepts(
+            ProtocolVersion::V3_1_1,
+            ReasonCode::SUCCESS
+        ));
+        assert!(!connack_accepts(ProtocolVersion::V3_1_1, ReasonCode(0x01)));
+        assert!(connack_accepts(ProtocolVersion::V5, ReasonCode::SUCCESS));
+        assert!(!connack_accepts(ProtocolVersion::V5, ReasonCode(0x87)));
+    }
+
+    #[test]
+    fn a_purging_v311_client_leaves_its_clean_session_then_starts_a_persistent_one() {
+        let config = ClientConfig {
+            purge_first: true,
+            subscriptions: vec![("t/#".into(), QoS::AtLeastOnce)],
+            ..ClientConfig::new("a").v311()
+        };
+        let mut c = ClientModel::new(config);
+        let (mut out, mut app) = (Vec::new(), Vec::new());
+        // A purging connection that breaks before its CONNACK is purged again.
+        assert!(connect_of(&mut c).clean_start);
+        c.connection_lost();
+        assert!(connect_of(&mut c).clean_start);
+        c.handle(connack(false), &mut out, &mut app);
+        assert!(
+            out.is_empty(),
+            "nothing subscribed on the clean session: {out:?}"
+        );
+        assert!(!c.is_connected());
+        assert!(c.take_leave());
+        assert!(!c.take_leave());
+        c.connection_lost();
+        assert!(!connect_of(&mut c).clean_start);
+        c.handle(connack(false), &mut out, &mut app);
+        assert!(matches!(out.as_slice(), [Packet::Subscribe(_)]));
+        assert!(!c.take_leave());
+    }
+
+    #[test]
+    fn a_v5_client_ignores_purge_first() {
+        let mut c = ClientModel::new(ClientConfig {
+            purge_first: true,
+            ..ClientConfig::new("a")
+        });
+        assert!(connect_of(&mut c).clean_start);
+        c.handle(connack(false), &mut Vec::new(), &mut Vec::new());
+        assert!(c.is_connected());
+        assert!(!c.take_leave());
+        c.connection_lost();
+        let second = connect_of(&mut c);
+        assert!(!second.clean_start);
+        assert_eq!(second.properties.session_expiry_interval, Some(3600));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqtt_codec::QoS;
+use mqtt_codec::{ProtocolVersion, QoS};
+use mqtt_spec::Protocol;
 
 /// Milliseconds of simulated time.
 pub type Millis = u64;
@@ -98,6 +99,8 @@ pub enum EventKind {
     Violation {
         /// Statement id.
         statement: &'static str,
+        /// The version of the standard the id belongs to (`None`: not a statement).
+        protocol: Option<Protocol>,
         /// What.
         detail: String,
     },
@@ -156,9 +159,14 @@ impl fmt::Display for Event {
                 String::from_utf8_lossy(payload)
             ),
             EventKind::Fault(d) => write!(f, "fault: {d}"),
-            EventKind::Violation { statement, detail } => {
-                write!(f, "VIOLATION [{statement}] {detail}")
-            }
+            EventKind::Violation {
+                statement,
+                protocol,
+                detail,
+            } => match protocol {
+                Some(p) => write!(f, "VIOLATION [{statement}] (MQTT {p}) {detail}"),
+                None => write!(f, "VIOLATION [{statement}] {detail}"),
+            },
         }
     }
 }
@@ -168,6 +176,8 @@ impl fmt::Display for Event {
 pub struct NicConn {
     /// Accepted at.
     pub accepted_at: Millis,
+    /// The protocol version its CONNECT named.
+    pub protocol: Option<ProtocolVersion>,
     /// Client id of its CONNECT.
     pub client_id: Option<String>,
     /// Clean Start of its CONNECT.
@@ -186,6 +196,14 @@ pub struct NicConn {
     pub normal_disconnect: bool,
     /// When the broker side closed or dropped the connection.
     pub closed_at: Option<Millis>,
+}
+
+impl NicConn {
+    /// True when its CONNECT named MQTT 3.1.1 (or the older 3.1, which the simulator never
+    /// sends): the 3.1.1 rules apply to it.
+    pub fn is_v311(&self) -> bool {
+        self.protocol.is_some_and(|p| !p.is_v5())
+    }
 }
 
 /// The whole history of one run.

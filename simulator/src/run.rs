@@ -205,13 +205,14 @@ pub fn run(cfg: &RunConfig) -> RunOutcome {
         while let Some(s) = workload.next_if(|s| s.at <= now) {
             world.command(&s.client, s.command);
         }
-        if let Some((checker, _)) = sc.retained_check {
-            if healed
-                && !retained_checker_started
-                && workload.peek().is_none()
-                && publishers_idle(&world)
-            {
-                retained_checker_started = true;
+        if !sc.retained_checks.is_empty()
+            && healed
+            && !retained_checker_started
+            && workload.peek().is_none()
+            && publishers_idle(&world)
+        {
+            retained_checker_started = true;
+            for (checker, _) in &sc.retained_checks {
                 world.command(checker, Command::GoOnline);
             }
         }
@@ -229,6 +230,7 @@ pub fn run(cfg: &RunConfig) -> RunOutcome {
         if let Err(e) = sim.step() {
             world.record(EventKind::Violation {
                 statement: "simulation",
+                protocol: None,
                 detail: format!("the simulation failed: {e}"),
             });
             break now;

@@ -1,4 +1,8 @@
 //! Scenarios: which clients, what they do, which faults may hit them, and what must hold.
+//!
+//! Clients speak MQTT 5.0 unless made 3.1.1 ([`ClientConfig::v311`]); several scenarios mix
+//! the two so that messages, retained values and wills cross between versions under faults.
+//! Shared subscriptions and will delays exist in 5.0 only: those clients stay 5.0.
 
 use bytes::Bytes;
 use mqtt_codec::QoS;
@@ -38,8 +42,8 @@ pub struct Scenario {
     pub shared_group: Option<(Vec<&'static str>, &'static str)>,
     /// QoS 2 end to end: nothing delivered twice to an application.
     pub exactly_once: bool,
-    /// A checker that connects at the end and must get the last retained value of a topic.
-    pub retained_check: Option<(&'static str, &'static str)>,
+    /// Checkers that connect at the end and must each get the last retained value of a topic.
+    pub retained_checks: Vec<(&'static str, &'static str)>,
     /// Milliseconds to wait after the faults are over before the run may end.
     pub min_settle_ms: u64,
     /// Longest run (ms).
@@ -156,7 +160,7 @@ fn base(name: &'static str, description: &'static str) -> Scenario {
         persistent_subs: Vec::new(),
         shared_group: None,
         exactly_once: false,
-        retained_check: None,
+        retained_checks: Vec::new(),
         min_settle_ms: 0,
         max_run_ms: 9000,
         workload: |_| Vec::new(),
@@ -197,7 +201,7 @@ pub fn all() -> Vec<Scenario> {
             clients: vec![
                 ClientConfig {
                     max_inflight: 1,
-                    ..client("c1")
+                    ..client("c1").v311()
                 },
                 ClientConfig {
                     always_clean: true,
@@ -205,14 +209,18 @@ pub fn all() -> Vec<Scenario> {
                     ..subscriber("c2", "ret/#", QoS::AtLeastOnce)
                 },
                 subscriber("c3", "ret/#", QoS::AtLeastOnce),
+                ClientConfig {
+                    always_clean: true,
+                    ..subscriber("c4", "ret/#", QoS::AtLeastOnce).v311()
+                },
             ],
-            offline_at_start: vec!["c2"],
+            offline_at_start: vec!["c2", "c4"],
             persistent_subs: vec![("c3", "ret/")],
-            retained_check: Some(("c2", "ret/c1")),
+            retained_checks: vec![("c2", "ret/c1"), ("c4", "ret/c1")],
             workload: |r| publishes(r, "c1", "ret/c1", QoS::AtLeastOnce, true, 8, 100, 150),
             ..base(
                 "retained",
-                "retained messages: a late subscriber gets the last value",
+                "retained messages: late 5.0 and 3.1.1 subscribers get a 3.1.1 publisher's last value",
             )
         },
         Scenario {
@@ -225,19 +233,24 @@ pub fn all() -> Vec<Scenario> {
                 ClientConfig {
                     will: Some(("will/c3".into(), QoS::AtLeastOnce, 0)),
                     always_clean: true,
-                    session_expiry: 0,
-                    ..client("c3")
+                    ..client("c3").v311()
+                },
+                ClientConfig {
+                    will: Some(("will/c4".into(), QoS::AtLeastOnce, 0)),
+                    ..client("c4").v311()
                 },
             ],
+            faults: space(4, 1500, 4, 1200),
             min_settle_ms: 2500,
             workload: |r| {
                 let mut v = toggles(r, "c1", 2000, 600);
                 v.extend(toggles(r, "c3", 2000, 600));
+                v.extend(toggles(r, "c4", 2000, 600));
                 v
             },
             ..base(
                 "will",
-                "wills: published on abnormal loss, never after a normal DISCONNECT",
+                "wills (5.0 and 3.1.1): published on abnormal loss, never after a normal DISCONNECT",
             )
         },
         Scenario {
@@ -300,13 +313,13 @@ pub fn all() -> Vec<Scenario> {
             )
         },
         Scenario {
-            clients: vec![client("c1"), client("c2"), client("c3")],
+            clients: vec![client("c1"), client("c2").v311(), client("c3")],
             faults: space(3, 1500, 5, 3000),
             min_settle_ms: 2500,
             workload: |r| publishes(r, "c3", "ka/c3", QoS::AtMostOnce, false, 4, 100, 500),
             ..base(
                 "keepalive",
-                "keep alive: half-open connections closed within 1.5 times the keep alive",
+                "keep alive (5.0 and 3.1.1): half-open connections closed within 1.5 times the keep alive",
             )
         },
         Scenario {
@@ -324,7 +337,79 @@ pub fn all() -> Vec<Scenario> {
                 "shared subscriptions: each message to one member, none lost when one dies",
             )
         },
+        Scenario {
+            clients: mixed_clients(QoS::AtLeastOnce),
+            faults: space(4, 1500, 4, 1200),
+            persistent_subs: vec![("c2", "sim/"), ("c3", "sim/")],
+            workload: |r| mixed_workload(r, QoS::AtLeastOnce),
+            ..base(
+                "mixed-qos1",
+                "QoS 1 across versions: 3.1.1 and 5.0 publishers, 3.1.1 and 5.0 persistent subscribers",
+            )
+        },
+        Scenario {
+            clients: mixed_clients(QoS::ExactlyOnce),
+            faults: space(4, 1500, 4, 1200),
+            persistent_subs: vec![("c2", "sim/"), ("c3", "sim/")],
+            exactly_once: true,
+            workload: |r| mixed_workload(r, QoS::ExactlyOnce),
+            ..base(
+                "mixed-qos2",
+                "QoS 2 across versions: nothing lost or delivered twice between 3.1.1 and 5.0 clients",
+            )
+        },
+        Scenario {
+            clients: vec![
+                ClientConfig {
+                    purge_first: true,
+                    ..subscriber("c1", "se/#", QoS::AtLeastOnce).v311()
+                },
+                client("c2"),
+                ClientConfig {
+                    always_clean: true,
+                    ..subscriber("c3", "se/#", QoS::AtLeastOnce).v311()
+                },
+            ],
+            persistent_subs: vec![("c1", "se/")],
+            min_settle_ms: 1000,
+            workload: |r| {
+                let mut v = toggles(r, "c1", 2500, 3000);
+                v.extend(toggles(r, "c3", 2500, 1500));
+                v.extend(publishes(
+                    r,
+                    "c2",
+                    "se/x",
+                    QoS::AtLeastOnce,
+                    false,
+                    8,
+                    100,
+                    300,
+                ));
+                v
+            },
+            ..base(
+                "v311-session",
+                "3.1.1 sessions: Clean Session 0 kept without expiry, Clean Session 1 never resumed",
+            )
+        },
     ]
+}
+
+/// Two publishers and two persistent subscribers, one of each per version: c1 (3.1.1) and c4
+/// (5.0) publish, c2 (3.1.1) and c3 (5.0) subscribe at `qos`.
+fn mixed_clients(qos: QoS) -> Vec<ClientConfig> {
+    vec![
+        client("c1").v311(),
+        subscriber("c2", "sim/#", qos).v311(),
+        subscriber("c3", "sim/#", qos),
+        client("c4"),
+    ]
+}
+
+fn mixed_workload(rng: &mut SplitMix, qos: QoS) -> Vec<Step> {
+    let mut v = publishes(rng, "c1", "sim/c1", qos, false, 6, 100, 150);
+    v.extend(publishes(rng, "c4", "sim/c4", qos, false, 6, 100, 150));
+    v
 }
 
 /// The scenario called `name`.

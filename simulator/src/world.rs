@@ -13,10 +13,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mqtt_broker_model::serve::Listener;
 use mqtt_codec::{decode, Limits, Packet, ProtocolVersion, QoS, ReasonCode, Side};
+use mqtt_spec::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Notify;
 
-use crate::client::{AppEvent, ClientConfig, ClientModel, OutMessage};
+use crate::client::{connack_accepts, AppEvent, ClientConfig, ClientModel, OutMessage};
 use crate::history::{millis, EventKind, History, Millis, NicConn};
 use crate::stream::{PacketStream, Rewrite};
 
@@ -297,6 +298,8 @@ impl Drop for HeldStream {
 }
 
 /// Records what crosses the broker's interface on one connection; checks DUP on redelivery.
+/// The packets are decoded in the version the connection's CONNECT named ([`PacketStream`]
+/// peeks it), so 3.1.1 and 5.0 connections are both seen as they are.
 struct Recorder {
     world: World,
     conn: u64,
@@ -317,18 +320,29 @@ impl Rewrite for Recorder {
         match &packet {
             Packet::Connect(c) => {
                 if let Some(nc) = hist.nic.get_mut(&self.conn) {
+                    // A 3.1.1 CONNECT has no properties: no expiry, no will delay (the codec
+                    // gives none).
+                    let v5 = c.protocol.is_v5();
+                    nc.protocol = Some(c.protocol);
                     nc.client_id = Some(c.client_id.to_string());
                     nc.clean_start = c.clean_start;
                     nc.keep_alive = c.keep_alive;
-                    nc.session_expiry = c.properties.session_expiry_interval.unwrap_or(0);
+                    nc.session_expiry = if v5 {
+                        c.properties.session_expiry_interval.unwrap_or(0)
+                    } else {
+                        0
+                    };
                     nc.will = c.will.as_ref().map(|w| {
-                        (
-                            w.payload.clone(),
-                            w.properties.will_delay_interval.unwrap_or(0),
-                        )
+                        let delay = if v5 {
+                            w.properties.will_delay_interval.unwrap_or(0)
+                        } else {
+                            0
+                        };
+                        (w.payload.clone(), delay)
                     });
                 }
             }
+            // A 3.1.1 DISCONNECT has no reason code: the codec gives it 0x00.
             Packet::Disconnect(d) if d.reason_code == ReasonCode::NORMAL_DISCONNECTION => {
                 if let Some(nc) = hist.nic.get_mut(&self.conn) {
                     nc.normal_disconnect = true;
@@ -362,8 +376,13 @@ impl Rewrite for Recorder {
         let mut st = self.world.lock();
         let hist = &mut st.history;
         let cid = hist.nic.get(&self.conn).and_then(|c| c.client_id.clone());
+        let protocol = hist
+            .nic
+            .get(&self.conn)
+            .and_then(|c| c.protocol)
+            .unwrap_or(ProtocolVersion::V5);
         match &packet {
-            Packet::ConnAck(c) if c.reason_code.0 < 0x80 => {
+            Packet::ConnAck(c) if connack_accepts(protocol, c.reason_code) => {
                 if let Some(nc) = hist.nic.get_mut(&self.conn) {
                     nc.connack = Some((now, c.session_present));
                 }
@@ -390,11 +409,17 @@ impl Rewrite for Recorder {
                             let again = earlier.is_some();
                             m.insert(p.packet_id, (p.payload.clone(), self.conn));
                             if again && !p.dup {
-                                // [MQTT-3.3.1-1]: a re-delivery carries DUP.
+                                // 3.1.1 and 5.0 [MQTT-3.3.1-1]: a re-delivery carries DUP.
+                                let (protocol, statement) = if protocol.is_v5() {
+                                    (Protocol::V5_0, mqtt_spec::v5!("MQTT-3.3.1-1"))
+                                } else {
+                                    (Protocol::V3_1_1, mqtt_spec::v311!("MQTT-3.3.1-1"))
+                                };
                                 hist.push(
                                     now,
                                     EventKind::Violation {
-                                        statement: mqtt_spec::v5!("MQTT-3.3.1-1").as_str(),
+                                        statement: statement.as_str(),
+                                        protocol: Some(protocol),
                                         detail: format!(
                                             "broker re-sent packet id {} ({:?}) to {cid} without DUP",
                                             p.packet_id,
@@ -497,8 +522,7 @@ async fn run_connection(
     notify: &Notify,
     mut stream: turmoil::net::TcpStream,
 ) -> bool {
-    let version = ProtocolVersion::V5;
-    let (connect, generation, keep_alive) = {
+    let (connect, generation, keep_alive, version) = {
         let mut st = world.lock();
         let Some(slot) = st.clients.get_mut(id) else {
             return true;
@@ -508,6 +532,8 @@ async fn run_connection(
             p,
             slot.model.generation,
             Duration::from_secs(u64::from(slot.model.config.keep_alive)),
+            // Every packet of the connection, both ways, in the client's version.
+            slot.model.config.protocol,
         )
     };
     let mut wbuf = BytesMut::new();
@@ -590,9 +616,14 @@ async fn run_connection(
                     }
                 }
                 connected = slot.model.is_connected();
+                if slot.model.take_leave() {
+                    // A purging connection was accepted: leave it and connect again.
+                    goodbye = true;
+                    out.push(slot.model.disconnect_packet());
+                }
                 drop(st);
                 record_app(world, id, generation, &app);
-                if app.iter().any(|e| matches!(e, AppEvent::Connected { code, .. } if code.0 >= 0x80)) {
+                if app.iter().any(|e| matches!(e, AppEvent::Connected { accepted: false, .. })) {
                     lost(world, id, generation);
                     return false;
                 }
@@ -653,6 +684,7 @@ fn record_app(world: &World, id: &str, generation: u32, app: &[AppEvent]) {
             AppEvent::Connected {
                 code,
                 session_present,
+                ..
             } => EventKind::Connected {
                 client: id.to_string(),
                 generation,

@@ -103,6 +103,61 @@ fn runs_are_deterministic() {
 }
 
 #[test]
+fn versions_mix_and_v311_sessions_follow_clean_session() {
+    use mqtt_codec::ProtocolVersion;
+    use mqtt_simulator::history::{EventKind, NicConn};
+
+    let o = run(&RunConfig::new(
+        by_name("mixed-qos1").expect("mixed-qos1"),
+        1,
+    ));
+    assert!(o.passed(), "{}", report(&o, None, 40));
+    let versions: std::collections::BTreeSet<ProtocolVersion> =
+        o.history.nic.values().filter_map(|c| c.protocol).collect();
+    assert_eq!(
+        versions,
+        [ProtocolVersion::V3_1_1, ProtocolVersion::V5].into()
+    );
+    // Messages cross versions both ways.
+    let got = |to: &str, from: &str| {
+        o.history.events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Delivered { client, payload, .. }
+                if client == to && payload.starts_with(from.as_bytes()))
+        })
+    };
+    assert!(got("c2", "c4:"), "the 3.1.1 subscriber got no 5.0 message");
+    assert!(got("c3", "c1:"), "the 5.0 subscriber got no 3.1.1 message");
+
+    // 3.1.1 sessions: c1 purges with Clean Session 1, then keeps one Clean Session 0 session
+    // through its absences; c3's Clean Session 1 sessions are never resumed.
+    let o = run(&RunConfig::new(
+        by_name("v311-session").expect("v311-session"),
+        1,
+    ));
+    assert!(o.passed(), "{}", report(&o, None, 40));
+    let of = |id: &str| -> Vec<&NicConn> {
+        o.history
+            .nic
+            .values()
+            .filter(|c| c.client_id.as_deref() == Some(id) && c.connack.is_some())
+            .collect()
+    };
+    let c1 = of("c1");
+    assert!(c1.len() >= 3, "{c1:?}");
+    assert!(c1.iter().all(|c| c.is_v311()));
+    assert!(c1[0].clean_start);
+    assert!(!c1[1].clean_start && c1[1].connack.is_some_and(|(_, present)| !present));
+    assert!(c1[2..]
+        .iter()
+        .all(|c| !c.clean_start && c.connack.is_some_and(|(_, present)| present)));
+    let c3 = of("c3");
+    assert!(c3.len() >= 2, "{c3:?}");
+    assert!(c3
+        .iter()
+        .all(|c| c.clean_start && c.connack.is_some_and(|(_, present)| !present)));
+}
+
+#[test]
 fn seeds_draw_different_schedules_and_histories() {
     let sc = by_name("qos1").expect("qos1");
     let a = run(&RunConfig::new(sc.clone(), 1));
@@ -146,6 +201,7 @@ fn failure_report_names_seed_schedule_statement_and_replay() {
     let mut o = run(&RunConfig::new(sc, 7));
     o.violations.push(mqtt_simulator::Violation {
         statement: "MQTT-4.5.0-1",
+        protocol: Some(mqtt_spec::Protocol::V3_1_1),
         detail: "example".into(),
     });
     let text = report(&o, None, 5);
@@ -154,7 +210,10 @@ fn failure_report_names_seed_schedule_statement_and_replay() {
         text.contains(&format!("fault schedule: {}", o.schedule)),
         "{text}"
     );
-    assert!(text.contains("[MQTT-4.5.0-1] example"), "{text}");
+    assert!(
+        text.contains("[MQTT-4.5.0-1] (MQTT 3.1.1) example"),
+        "{text}"
+    );
     assert!(
         text.contains("mqtt-conform sim --scenario qos1 --seed 7"),
         "{text}"
