@@ -7,7 +7,7 @@
 //! password: secret
 //! capabilities:              # overrides of probed capabilities (any field of Capabilities)
 //!   sys_topics: true
-//! refused_topics: ["forbidden/#"]   # topics the broker refuses by policy: tests using them skip
+//! refused_topics: ["forbidden/#"]   # filters the broker refuses by policy: the topic-matching tests using them skip
 //! unauthorized_topic: forbidden/x   # a topic these credentials may not publish to
 //! deviations:                # expected failures, each with its reason
 //!   - test: v5.connect.example
@@ -39,7 +39,8 @@ pub struct Profile {
     /// Capability overrides (field names of [`crate::Capabilities`]).
     #[serde(default)]
     pub capabilities: Option<Value>,
-    /// Topic filters the broker refuses by policy.
+    /// Topic filters the broker refuses by policy: the topic-matching tests (`topics.*`) whose
+    /// filters or topics fall under one of them skip (see [`Profile::refused`]).
     #[serde(default)]
     pub refused_topics: Vec<String>,
     /// A topic the suite's credentials may not publish to (authorization tests skip without).
@@ -128,6 +129,15 @@ impl Profile {
         serde_yaml::from_value(base).unwrap_or_else(|_| caps.clone())
     }
 
+    /// The entry of [`Profile::refused_topics`] that covers `topic` (a topic name, or a filter
+    /// taken literally, its wildcards as plain characters), if any.
+    pub fn refused(&self, topic: &str) -> Option<&str> {
+        self.refused_topics
+            .iter()
+            .find(|f| mqtt_codec::topic_matches(f, topic))
+            .map(String::as_str)
+    }
+
     /// The deviation recorded for a result id, if any.
     pub fn deviation(&self, result_id: &str) -> Option<&Deviation> {
         self.deviations.iter().find(|d| d.test == result_id)
@@ -160,5 +170,15 @@ mod tests {
         let e = Profile::parse("capabilities:\n  retian: false\n").unwrap_err();
         assert!(e.contains("retian"), "{e}");
         assert!(Profile::parse("bogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn refused_topics_cover_names_and_filters() {
+        let p = Profile::parse("refused_topics: [\"forbidden/#\", \"+/secret\"]\n").unwrap();
+        assert_eq!(p.refused("forbidden"), Some("forbidden/#"));
+        assert_eq!(p.refused("forbidden/+/x"), Some("forbidden/#"));
+        assert_eq!(p.refused("a/secret"), Some("+/secret"));
+        assert_eq!(p.refused("a/b"), None);
+        assert_eq!(Profile::default().refused("forbidden/x"), None);
     }
 }

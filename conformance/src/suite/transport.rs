@@ -131,7 +131,9 @@ async fn text_frame_closes(ctx: Ctx) -> Outcome {
 }
 
 /// [MQTT-6.0.0-2]: a CONNECT cut into one-byte frames, then SUBSCRIBE + PUBLISH + half a
-/// PINGREQ in one frame and the other half in the next: every packet is read.
+/// PINGREQ in one frame and the other half in the next: every packet is read, which the
+/// SUBACK, the PUBACK and the PINGRESP show. Whether the PUBLISH reaches the subscription made
+/// in the same frame is not asked: no statement makes a subscription apply before its SUBACK.
 async fn frame_boundaries(ctx: Ctx) -> Outcome {
     const EXPECTED: &str =
         "packets are read whatever the WebSocket frame boundaries (split over frames, several in one)";
@@ -182,12 +184,7 @@ async fn frame_boundaries(ctx: Ctx) -> Outcome {
         .await?;
     c.send_raw("the rest of the PINGREQ in the next frame", &[0x00])
         .await?;
-    let mut want = vec![
-        PacketType::SubAck,
-        PacketType::PubAck,
-        PacketType::Publish,
-        PacketType::PingResp,
-    ];
+    let mut want = vec![PacketType::SubAck, PacketType::PubAck, PacketType::PingResp];
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + ctx.patience();
     while !want.is_empty() {
