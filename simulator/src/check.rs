@@ -471,7 +471,12 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
         // after it was accepted), or one accepted earlier whose CONNECT was answered later
         // (seed 681546194 of will-delay: #4 accepted before #5, #5 answered first, then #4
         // took over with Clean Start and #5's will went at once).
-        let my_connack = c.connack.map(|(t, _)| t);
+        // "Answered later" goes by the rank of the CONNACKs, not their time: two can share a
+        // millisecond (seed 5000017610 of will-delay: #5 and #6 answered in the same ms, #5
+        // first; #6 took over and resumed, and its own will, after a restart, was due).
+        let my_rank = c.connack_rank;
+        let answered_after_mine =
+            |n: &NicConn| n.connack_rank.zip(my_rank).is_some_and(|(r, m)| r > m);
         let clean_restart = h
             .nic
             .iter()
@@ -479,11 +484,10 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
             .filter_map(|(i, n)| {
                 if i > id {
                     Some(n.accepted_at)
+                } else if answered_after_mine(n) {
+                    n.connack.map(|(t, _)| t)
                 } else {
-                    match (n.connack, my_connack) {
-                        (Some((t, _)), Some(mine)) if t >= mine => Some(t),
-                        _ => None,
-                    }
+                    None
                 }
             })
             .min();
@@ -526,9 +530,9 @@ fn wills(s: &Scenario, h: &History, f: &Facts, end: Millis, out: &mut Vec<Violat
         let answered_later = h
             .nic
             .range(..*id)
-            .filter(|(_, n)| n.client_id.as_deref() == Some(cid))
+            .filter(|(_, n)| n.client_id.as_deref() == Some(cid) && answered_after_mine(n))
             .filter_map(|(_, n)| n.connack)
-            .filter(|(t, present)| *present && my_connack.is_some_and(|m| *t >= m))
+            .filter(|(_, present)| *present)
             .map(|(t, _)| t)
             .min();
         let resumed_at = match (later, answered_later) {
@@ -575,7 +579,7 @@ fn sessions(h: &History, out: &mut Vec<Violation>) {
     // accepted in one order and have their CONNECT processed in the other (seed 5726 of
     // will-delay: the later connection's CONNECT arrived first and found no session).
     let mut order: Vec<(&u64, &NicConn)> = connacked(h).collect();
-    order.sort_by_key(|(id, c)| (c.connack.map(|(t, _)| t), **id));
+    order.sort_by_key(|(id, c)| (c.connack_rank, **id));
     for (id, c) in order {
         let Some(cid) = c.client_id.as_deref() else {
             continue;

@@ -190,6 +190,9 @@ pub struct NicConn {
     pub will: Option<(Bytes, u32)>,
     /// When the broker sent a successful CONNACK, and its Session Present.
     pub connack: Option<(Millis, bool)>,
+    /// The rank of that CONNACK among all CONNACKs of the run (several can share one
+    /// millisecond: the rank tells which CONNECT the broker answered first).
+    pub connack_rank: Option<u64>,
     /// Last time bytes arrived from the client.
     pub last_rx: Millis,
     /// A DISCONNECT with reason 0x00 arrived.
@@ -216,6 +219,8 @@ pub struct History {
     /// Messages the broker sent with QoS > 0 and not yet acknowledged, per client id: packet
     /// id -> payload and the connection (accept number) it was written to (for the DUP check).
     pub(crate) unacked: BTreeMap<String, BTreeMap<u16, (Bytes, u64)>>,
+    /// CONNACKs seen so far (the next CONNACK's rank).
+    pub(crate) connacks: u64,
     /// PUBLISH packets the broker received, by payload (retransmissions counted).
     pub publish_rx: BTreeMap<Bytes, u32>,
 }

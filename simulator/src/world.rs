@@ -385,6 +385,8 @@ impl Rewrite for Recorder {
             Packet::ConnAck(c) if connack_accepts(protocol, c.reason_code) => {
                 if let Some(nc) = hist.nic.get_mut(&self.conn) {
                     nc.connack = Some((now, c.session_present));
+                    nc.connack_rank = Some(hist.connacks);
+                    hist.connacks += 1;
                 }
                 if !c.session_present {
                     if let Some(cid) = &cid {
