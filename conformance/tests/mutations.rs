@@ -198,3 +198,94 @@ fn every_test_is_failed_by_some_mutation() {
         );
     });
 }
+
+/// Every fixed-header flags test fails against a broker that ignores reserved flag bits: the
+/// reference broker behind a proxy that rewrites the flags of the suite's packets to the
+/// required values before the broker reads them (a PUBREL with flags 0000 becomes a valid
+/// PUBREL, a DISCONNECT with flags 0001 a normal DISCONNECT, and so on). This is the rule
+/// itself broken, not just some packet changed: a flags test that passes here does not check
+/// its rule.
+#[test]
+fn a_broker_that_ignores_reserved_flags_fails_every_flags_test() {
+    let rt = embedded_runtime().expect("runtime");
+    rt.block_on(async {
+        let filters: Vec<String> = vec![
+            "*.malformed.flags.*".into(),
+            "*.disconnect.reserved-flags".into(),
+            "*.publish.pubrel.reserved-flags-close".into(),
+        ];
+        let all = plan(
+            &suite::all(),
+            &RunOptions {
+                filters: filters.clone(),
+                ..RunOptions::default()
+            },
+        )
+        .expect("plan");
+        assert!(all.len() >= 10, "only {} flags tests", all.len());
+        // Each test must pass unmutated in some configuration (the SCRAM one needs the
+        // restricted configuration's user) and fail there behind the lenient proxy.
+        let mut passed: BTreeSet<String> = BTreeSet::new();
+        let mut survivors: BTreeSet<String> = BTreeSet::new();
+        for ec in configurations() {
+            let opts = RunOptions {
+                jobs: 16,
+                profile: ec.profile.clone(),
+                filters: filters.clone(),
+                ..RunOptions::default()
+            };
+            let caps = {
+                let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+                let c = probe(Arc::new(t), &opts.profile)
+                    .await
+                    .expect("probe")
+                    .capabilities;
+                h.stop().await;
+                c
+            };
+            let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+            let here: Vec<Planned> = {
+                let results = run_planned(
+                    Arc::new(t),
+                    caps.clone(),
+                    all.clone(),
+                    &opts,
+                    Arc::new(|_| {}),
+                )
+                .await;
+                let ok: BTreeSet<String> = results
+                    .into_iter()
+                    .filter(|r| r.verdict == Verdict::Pass)
+                    .map(|r| r.id)
+                    .collect();
+                all.iter()
+                    .filter(|p| ok.contains(&p.result_id()))
+                    .cloned()
+                    .collect()
+            };
+            h.stop().await;
+            let (t, h) = EmbeddedTarget::start(ec.config.clone(), 1, true);
+            let target: Arc<dyn Target> =
+                Arc::new(MutatingTarget::new(Arc::new(t), Mutation::NormalizeFlags));
+            let failed = failing(target, &caps, &here, &opts).await;
+            h.stop().await;
+            for p in &here {
+                let id = p.result_id();
+                if !failed.contains(&id) {
+                    survivors.insert(format!("{id} ({})", ec.name));
+                }
+                passed.insert(id);
+            }
+        }
+        let never: Vec<String> = all
+            .iter()
+            .map(|p| p.result_id())
+            .filter(|id| !passed.contains(id))
+            .collect();
+        assert!(never.is_empty(), "flags tests that never pass: {never:?}");
+        assert!(
+            survivors.is_empty(),
+            "flags tests that pass against a broker ignoring reserved flags: {survivors:?}"
+        );
+    });
+}
