@@ -117,3 +117,61 @@ fn sim_batches_shards_and_errors() {
         "invalid fault `12:warp/c0/5`",
     );
 }
+
+/// A fake broker on loopback: accepts 5.0 CONNECTs (CONNACK 0x00) and refuses 3.1.1 ones with
+/// CONNACK 0x02 (identifier rejected), then holds each connection open until the peer leaves.
+fn refusing_311_broker() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 512];
+                let mut got = Vec::new();
+                // Fixed header, Remaining Length, name length (2), "MQTT", level.
+                while got.len() < 9 {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let level = got[8];
+                let answer: &[u8] = if level == 5 {
+                    &[0x20, 3, 0, 0, 0]
+                } else {
+                    &[0x20, 2, 0, 2]
+                };
+                let _ = s.write_all(answer);
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_refused_version_stops_the_run_with_the_brokers_answer() {
+    // A broker that refuses the probe's 3.1.1 CONNECT with 0x02 speaks 3.1.1: skipping every
+    // 3.1.1 test as "not supported" would report a clean run that tested nothing.
+    let addr = refusing_311_broker();
+    let out = std::env::temp_dir().join(format!("mqtt-conform-cli-{}", std::process::id()));
+    let target = format!("tcp://{addr}");
+    assert_usage_error(
+        &["run", &target, "--out", out.to_str().unwrap_or(".")],
+        "refused the probe's MQTT 3.1.1 connection: CONNACK 0x02",
+    );
+    assert_usage_error(
+        &[
+            "run",
+            &target,
+            "--protocol",
+            "3.1.1",
+            "--out",
+            out.to_str().unwrap_or("."),
+        ],
+        "refused the probe's MQTT 3.1.1 connection",
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

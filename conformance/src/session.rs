@@ -58,6 +58,7 @@ pub async fn run_against(
     let wall = Instant::now();
     let planned = plan(&suite::all(), opts)?;
     let report = probe(target.clone(), &opts.profile).await?;
+    report.check_versions(&target.describe(), &opts.protocols)?;
     (progress.planned)(planned.len());
     let tests = run_planned(
         target.clone(),

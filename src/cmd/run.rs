@@ -166,7 +166,13 @@ pub fn run(args: RunArgs) -> ExitCode {
     let outcome = run_blocking(&spec, &opts, &progress);
     bar.finish_and_clear();
     let results = match outcome {
-        Ok((r, _)) => r,
+        Ok((r, probe)) => {
+            // A version the broker does not speak is skipped: say so, with its answer.
+            for n in probe.notes.iter().filter(|n| n.contains("not supported")) {
+                eprintln!("note: {n}: its tests are skipped");
+            }
+            r
+        }
         Err(e @ (RunError::Probe(_) | RunError::Plan(_) | RunError::Unsupported(_))) => {
             return super::usage_error(e)
         }
