@@ -142,6 +142,21 @@ impl Profile {
     pub fn deviation(&self, result_id: &str) -> Option<&Deviation> {
         self.deviations.iter().find(|d| d.test == result_id)
     }
+
+    /// The known deviation that explains a failure of `result_id` on `statement` (the
+    /// failing statement, first in the result): one for that test that names this statement,
+    /// or names none. A failure of the same test on another statement is a new failure, not
+    /// the known one.
+    pub fn deviation_for(&self, result_id: &str, statement: Option<&str>) -> Option<&Deviation> {
+        self.deviations.iter().find(|d| {
+            d.test == result_id
+                && match (&d.statement, statement) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => want == got,
+                    (Some(_), None) => false,
+                }
+        })
+    }
 }
 
 fn merge(base: &mut Value, over: &Value) -> Result<(), String> {
@@ -160,6 +175,19 @@ fn merge(base: &mut Value, over: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deviation_explains_only_the_statement_it_names() {
+        let p = Profile::parse(
+            "deviations:\n  - test: v5.a\n    statement: MQTT-3.3.4-9\n    reason: r\n  - test: v5.b\n    reason: any\n",
+        )
+        .expect("parses");
+        assert!(p.deviation_for("v5.a", Some("MQTT-3.3.4-9")).is_some());
+        assert!(p.deviation_for("v5.a", Some("MQTT-4.4.0-1")).is_none());
+        assert!(p.deviation_for("v5.a", None).is_none());
+        assert!(p.deviation_for("v5.b", Some("MQTT-4.4.0-1")).is_some());
+        assert!(p.deviation_for("v5.c", Some("MQTT-3.3.4-9")).is_none());
+    }
 
     #[test]
     fn overrides_apply_and_typos_are_errors() {

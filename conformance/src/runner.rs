@@ -312,7 +312,8 @@ async fn run_one(
         }
     }
     if r.verdict == Verdict::Fail {
-        if let Some(d) = profile.deviation(&r.id) {
+        let failing = r.statements.first().map(String::as_str);
+        if let Some(d) = profile.deviation_for(&r.id, failing) {
             r.deviation = Some(d.reason.clone());
         }
     }

@@ -181,6 +181,19 @@ fn check(
         .filter(|t| t.verdict == Verdict::Fail)
         .map(|t| t.id.clone())
         .collect();
+    // Each failure is explained by its deviation: the right test failing on the statement
+    // the expectation names (a failure on another statement is a new one).
+    let unexplained: Vec<String> = results
+        .tests
+        .iter()
+        .filter(|t| t.verdict == Verdict::Fail && expected.contains(&t.id) && t.deviation.is_none())
+        .map(|t| format!("{} failed on [{}]", t.id, t.statements.join(" ")))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "{spec}: failures on another statement than their expectation names:\n{}",
+        unexplained.join("\n")
+    );
     let unexpected: Vec<_> = failing.difference(expected).collect();
     let fixed: Vec<_> = expected
         .difference(&failing)
