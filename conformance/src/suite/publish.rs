@@ -17,11 +17,11 @@ use mqtt_codec::{
 use mqtt_spec::{v311, v5, StatementId};
 
 use super::util::{
-    ack, connect_persistent, drain, drain_publish, end_session, expect_ack, expect_disconnect_code,
-    expect_error_close, expect_error_close_without, msg, payloads, persistent_subscriber,
-    precondition, publish, publisher_sent, pubrec_until_pubrel, recv_any_publish, recv_on,
-    recv_publish, send_complete, server_error_code, sub, sub_and_pub, sub_and_pub_with, sub_many,
-    subscriber, subscriber_with, wire_len,
+    ack, connect_persistent, drain, drain_expecting, drain_publish, end_session, expect_ack,
+    expect_disconnect_code, expect_error_close, expect_error_close_without, msg, payloads,
+    persistent_subscriber, precondition, publish, publisher_sent, pubrec_until_pubrel,
+    recv_any_publish, recv_on, recv_publish, send_complete, server_error_code, sub, sub_and_pub,
+    sub_and_pub_with, sub_many, subscriber, subscriber_with, wire_len,
 };
 use crate::body;
 use crate::caps::Cap;
@@ -1432,7 +1432,7 @@ async fn flow_receive_maximum(ctx: Ctx) -> Outcome {
     let mut rounds = 0;
     while got.len() < 5 && rounds < 10 {
         rounds += 1;
-        let batch: Vec<Publish> = drain(&mut s, ctx.quiet())
+        let batch: Vec<Publish> = drain_expecting(&mut s, ctx.patience(), ctx.quiet())
             .await?
             .into_iter()
             .filter_map(|x| match x {

@@ -8,8 +8,8 @@ use mqtt_codec::{Disconnect, Packet, PubAck, PubComp, Publish, QoS, ReasonCode};
 use mqtt_spec::{v311, v5};
 
 use super::util::{
-    ack, connect_persistent, drain, drain_publish, end_session, expect_error_close, msg, payloads,
-    persistent_subscriber, precondition, publish, publisher_sent, pubrec_until_pubrel,
+    ack, connect_persistent, drain_expecting, drain_publish, end_session, expect_error_close, msg,
+    payloads, persistent_subscriber, precondition, publish, publisher_sent, pubrec_until_pubrel,
     recv_publish, send_complete, sub_and_pub, subscriber, subscriber_with,
 };
 use crate::body;
@@ -656,7 +656,7 @@ async fn redeliver_within_receive_maximum(ctx: Ctx) -> Outcome {
         let mut got: Vec<Publish> = Vec::new();
         let mut acked = 0usize;
         for _ in 0..(2 * names.len()) {
-            let batch = drain(&mut s, ctx.quiet()).await?;
+            let batch = drain_expecting(&mut s, ctx.patience(), ctx.quiet()).await?;
             got.extend(batch.into_iter().filter_map(|x| match x {
                 Packet::Publish(m) => Some(m),
                 _ => None,

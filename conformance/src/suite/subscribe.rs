@@ -308,12 +308,17 @@ async fn collect(c: &mut Client, ctx: &Ctx) -> Result<Vec<Publish>, Stop> {
     Ok(collect_all(c, ctx).await?.0)
 }
 
-/// [`collect`], also returning the other packets that arrived.
+/// [`collect`], also returning the other packets that arrived. The first packet gets the
+/// whole `patience()` (a broker may take longer than the quiet gap to deliver at all, e.g.
+/// across cluster nodes); after it, a `quiet()` gap ends the collection.
 async fn collect_all(c: &mut Client, ctx: &Ctx) -> Result<(Vec<Publish>, Vec<Packet>), Stop> {
     let mut out = Vec::new();
     let mut other = Vec::new();
+    let mut wait = ctx.patience();
     loop {
-        match c.next(ctx.quiet()).await? {
+        let next = c.next(wait).await?;
+        wait = ctx.quiet();
+        match next {
             None => return Ok((out, other)),
             Some(Incoming::Packet(Packet::Publish(m))) => {
                 ack(c, ctx, &m).await?;

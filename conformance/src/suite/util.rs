@@ -280,6 +280,26 @@ pub(crate) async fn drain_publish(c: &mut Client, quiet: Duration) -> Result<Opt
         .find(|p| matches!(p, Packet::Publish(_))))
 }
 
+/// [`drain`] where something is expected: the first packet may take up to `first` (a slow or
+/// clustered broker may need longer than the quiet gap to deliver at all), then a gap of
+/// `quiet` ends it.
+pub(crate) async fn drain_expecting(
+    c: &mut Client,
+    first: Duration,
+    quiet: Duration,
+) -> Result<Vec<Packet>, Stop> {
+    let mut out = Vec::new();
+    let mut wait = first;
+    while let Some(i) = c.next(wait).await? {
+        wait = quiet;
+        match i {
+            Incoming::Packet(p) => out.push(p),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Every packet that arrives until nothing has come for `quiet` (or the connection closed).
 pub(crate) async fn drain(c: &mut Client, quiet: Duration) -> Result<Vec<Packet>, Stop> {
     let mut out = Vec::new();
