@@ -90,6 +90,26 @@ pub struct Capabilities {
     pub will: bool,
     /// Response Information returned when requested.
     pub response_information: bool,
+    /// 3.1.1: retained messages. 3.1.1 has no way to announce that a feature is missing:
+    /// retained messages, QoS 2 and wildcard subscriptions are part of every 3.1.1 broker,
+    /// so the 3.1.1 tests assume them (whatever a 5.0 CONNACK said) unless the profile
+    /// states otherwise for a broker known to lack them.
+    #[serde(default = "yes")]
+    pub v311_retain: bool,
+    /// 3.1.1: highest QoS accepted from clients (2 unless the profile says otherwise).
+    #[serde(default = "two")]
+    pub v311_maximum_qos: u8,
+    /// 3.1.1: wildcard subscriptions.
+    #[serde(default = "yes")]
+    pub v311_wildcards: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn two() -> u8 {
+    2
 }
 
 impl Default for Capabilities {
@@ -113,11 +133,27 @@ impl Default for Capabilities {
             sys_topics: false,
             will: true,
             response_information: false,
+            v311_retain: true,
+            v311_maximum_qos: 2,
+            v311_wildcards: true,
         }
     }
 }
 
 impl Capabilities {
+    /// The capabilities a test of `version` works with: for 3.1.1, the features a 5.0 CONNACK
+    /// may announce as missing are taken from the `v311_*` fields instead (see
+    /// [`Capabilities::v311_retain`]).
+    pub fn for_version(&self, version: mqtt_codec::ProtocolVersion) -> Capabilities {
+        let mut c = self.clone();
+        if !version.is_v5() {
+            c.retain = self.v311_retain;
+            c.maximum_qos = self.v311_maximum_qos;
+            c.wildcards = self.v311_wildcards;
+        }
+        c
+    }
+
     /// Does the broker have `cap`?
     pub fn has(&self, cap: Cap) -> bool {
         match cap {

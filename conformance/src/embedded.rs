@@ -142,6 +142,31 @@ pub struct EmbeddedConfig {
     pub profile: crate::Profile,
 }
 
+impl EmbeddedConfig {
+    /// `opts` for a run against this configuration: its credentials, unauthorized topic and
+    /// (unless the user's profile states its own) capabilities; the user's profile keeps its
+    /// deviations.
+    pub fn run_options(&self, opts: &crate::RunOptions) -> crate::RunOptions {
+        let mut o = opts.clone();
+        o.profile.username = self.profile.username.clone();
+        o.profile.password = self.profile.password.clone();
+        o.profile.unauthorized_topic = self.profile.unauthorized_topic.clone();
+        if o.profile.capabilities.is_none() {
+            o.profile.capabilities = self.profile.capabilities.clone();
+        }
+        o
+    }
+}
+
+/// The 3.1.1 capabilities the restricted configuration lacks (see [`configurations`]).
+fn restricted_v311() -> serde_yaml::Value {
+    let mut m = serde_yaml::Mapping::new();
+    m.insert("v311_retain".into(), false.into());
+    m.insert("v311_maximum_qos".into(), 1u8.into());
+    m.insert("v311_wildcards".into(), false.into());
+    serde_yaml::Value::Mapping(m)
+}
+
 /// The configurations the embedded target runs: the full-featured broker; a restricted one
 /// (authentication required, optional features off) so that the tests of what a broker must do
 /// when it lacks a feature run too; and one with small limits (Receive Maximum, Maximum Packet
@@ -182,6 +207,10 @@ pub fn configurations() -> Vec<EmbeddedConfig> {
             username: Some("conform".into()),
             password: Some("conform-secret".into()),
             unauthorized_topic: Some("mqtt-conform/denied/x".into()),
+            // A 3.1.1 client cannot be told that retained messages, QoS 2 and wildcards are
+            // off: this configuration lacks features every 3.1.1 broker has, and says so, as
+            // the profile of such a broker would (its 3.1.1 tests of them skip).
+            capabilities: Some(restricted_v311()),
             ..crate::Profile::default()
         },
     };

@@ -222,6 +222,7 @@ async fn run_one(
     );
     r.statements = statements.iter().map(|s| s.as_str().to_string()).collect();
 
+    let caps = Arc::new(caps.for_version(p.version));
     let supported = if p.version.is_v5() {
         caps.v5
     } else {
@@ -364,12 +365,10 @@ pub fn results(
             version: opts.profile.version.clone(),
         });
     }
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(caps) {
-        for v in &opts.protocols {
-            run.capabilities.insert(
-                to_protocol(*v).to_string(),
-                map.clone().into_iter().collect(),
-            );
+    for v in &opts.protocols {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(caps.for_version(*v)) {
+            run.capabilities
+                .insert(to_protocol(*v).to_string(), map.into_iter().collect());
         }
     }
     let mut r = Results::new(run);

@@ -105,11 +105,7 @@ pub fn run_embedded(
     let mut merged: Option<(Results, ProbeReport)> = None;
     let n = configs.len();
     for (i, ec) in configs.into_iter().enumerate() {
-        let mut o = opts.clone();
-        // The configuration's credentials; the user's profile keeps its deviations.
-        o.profile.username = ec.profile.username.clone();
-        o.profile.password = ec.profile.password.clone();
-        o.profile.unauthorized_topic = ec.profile.unauthorized_topic.clone();
+        let o = ec.run_options(opts);
         let p = Progress {
             planned: Box::new(|_| {}),
             done: progress.done.clone(),

@@ -91,3 +91,53 @@ fn reference_broker_passes_everything_and_verdicts_repeat() {
         assert_eq!(a, b, "verdicts differ between runs");
     }
 }
+
+/// A 5.0 CONNACK saying "no retained messages" says nothing about 3.1.1, where every broker
+/// keeps them ([MQTT-3.3.1-5] 3.1.1): against a broker configured without retain (that drops
+/// retained messages from 3.1.1 clients) the 5.0 retain tests skip, the 3.1.1 ones run and
+/// fail, unless the profile states that the broker lacks them for 3.1.1 too.
+#[test]
+fn a_feature_missing_in_5_0_is_not_assumed_missing_in_3_1_1() {
+    let rt = embedded_runtime().expect("runtime");
+    let config = mqtt_broker_model::Config {
+        retain_available: false,
+        ..mqtt_broker_model::Config::default()
+    };
+    let run = |profile: mqtt_conformance::Profile| {
+        let opts = RunOptions {
+            profile,
+            filters: vec!["*.retain.stored-and-sent-on-subscribe".into()],
+            ..RunOptions::default()
+        };
+        let (results, _) = rt.block_on(async {
+            let (target, handle) = EmbeddedTarget::start(config.clone(), 1, true);
+            let r = run_against(Arc::new(target), &opts, &Progress::default()).await;
+            handle.stop().await;
+            r.expect("the suite runs")
+        });
+        results
+            .tests
+            .into_iter()
+            .map(|t| (t.id, t.verdict))
+            .collect::<BTreeMap<String, Verdict>>()
+    };
+    let plain = run(mqtt_conformance::Profile::default());
+    assert_eq!(
+        plain.get("v5.retain.stored-and-sent-on-subscribe"),
+        Some(&Verdict::Skip),
+        "{plain:?}"
+    );
+    assert_eq!(
+        plain.get("v311.retain.stored-and-sent-on-subscribe"),
+        Some(&Verdict::Fail),
+        "{plain:?}"
+    );
+    let stated = run(
+        mqtt_conformance::Profile::parse("capabilities:\n  v311_retain: false\n").expect("profile"),
+    );
+    assert_eq!(
+        stated.get("v311.retain.stored-and-sent-on-subscribe"),
+        Some(&Verdict::Skip),
+        "{stated:?}"
+    );
+}

@@ -147,10 +147,7 @@ pub fn run_suite(config: Config, opts: &RunOptions, link: LinkConfig) -> Result<
 pub fn run_suite_all_configs(opts: &RunOptions, link: LinkConfig) -> Result<Results, RunError> {
     let mut merged: Option<Results> = None;
     for ec in mqtt_conformance::embedded::configurations() {
-        let mut o = opts.clone();
-        o.profile.username = ec.profile.username.clone();
-        o.profile.password = ec.profile.password.clone();
-        o.profile.unauthorized_topic = ec.profile.unauthorized_topic.clone();
+        let o = ec.run_options(opts);
         let r = run_suite(ec.config, &o, link)?;
         merged = Some(match merged {
             None => r,
