@@ -175,3 +175,34 @@ fn a_refused_version_stops_the_run_with_the_brokers_answer() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_deviation_whose_test_passes_is_reported_as_stale() {
+    let dir = std::env::temp_dir().join(format!("mqtt-conform-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let profile = dir.join("profile.yaml");
+    std::fs::write(
+        &profile,
+        "deviations:\n  - test: v5.ping.pingresp\n    reason: was broken once\n  - test: v311.ping.pingresp\n    reason: timing\n    intermittent: true\n",
+    )
+    .expect("write profile");
+    let out = mqtt_conform(&[
+        "run",
+        "--filter",
+        "*.ping.pingresp",
+        "--profile",
+        profile.to_str().unwrap_or_default(),
+        "--out",
+        dir.join("report").to_str().unwrap_or_default(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: v5.ping.pingresp passed although the profile lists it as a known deviation"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("note: v311.ping.pingresp"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

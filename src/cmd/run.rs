@@ -185,11 +185,37 @@ pub fn run(args: RunArgs) -> ExitCode {
         return super::usage_error(e);
     }
     print!("{}", summary(&results));
+    for line in stale_deviations(&opts.profile, &results) {
+        println!("{line}");
+    }
     println!(
         "Report: {}",
         args.out.join(mqtt_reports::REPORT_HTML).display()
     );
     ExitCode::from(results.exit_code())
+}
+
+/// Known deviations of the profile whose test passed in this run (not marked intermittent):
+/// the broker may have been fixed, and a stale deviation would hide the failure if it came
+/// back. Listed so that the profile can be brought up to date.
+fn stale_deviations(profile: &Profile, results: &mqtt_reports::Results) -> Vec<String> {
+    profile
+        .deviations
+        .iter()
+        .filter(|d| !d.intermittent)
+        .filter(|d| {
+            results
+                .tests
+                .iter()
+                .any(|t| t.id == d.test && t.verdict == mqtt_reports::Verdict::Pass)
+        })
+        .map(|d| {
+            format!(
+                "note: {} passed although the profile lists it as a known deviation: remove it (or mark it `intermittent: true`)",
+                d.test
+            )
+        })
+        .collect()
 }
 
 /// A label unique enough to keep this run's client ids and topics apart from other runs'.
