@@ -450,6 +450,13 @@ impl Broker {
     /// 0 when none is left).
     pub(crate) fn resend_pending(&mut self, cid: &str) {
         let expiry_on = self.config.message_expiry;
+        // The quota used, counted once and kept up to date below; `next` walks the in-flight
+        // list in order, so each call costs one pass, not one per resend.
+        let mut used = self
+            .sessions
+            .get(cid)
+            .map_or(0, |s| s.inflight.iter().filter(|f| f.counted).count());
+        let mut next = 0usize;
         loop {
             let Some((conn, v5, limit)) = self.send_window(cid) else {
                 return;
@@ -457,8 +464,15 @@ impl Broker {
             let Some(s) = self.sessions.get_mut(cid) else {
                 return;
             };
-            let used = s.inflight.iter().filter(|f| f.counted).count();
-            let Some(f) = s.inflight.iter_mut().find(|f| f.resend_pending) else {
+            let Some(skip) = s
+                .inflight
+                .range(next.min(s.inflight.len())..)
+                .position(|f| f.resend_pending)
+            else {
+                return;
+            };
+            next += skip;
+            let Some(f) = s.inflight.get_mut(next) else {
                 return;
             };
             if f.state != OutState::AwaitPubComp {
@@ -466,12 +480,14 @@ impl Broker {
                     return;
                 }
                 f.counted = true;
+                used += 1;
             }
             f.resend_pending = false;
             let f = f.clone();
             match f.state {
                 OutState::AwaitPubComp => {
                     self.send_packet(conn, &Packet::PubRel(PubRel::new(f.packet_id)));
+                    next += 1;
                 }
                 OutState::AwaitPubAck | OutState::AwaitPubRec => {
                     let expiry = if expiry_on {
@@ -482,10 +498,14 @@ impl Broker {
                     let mut p: Publish = f.delivery.msg.to_publish(&f.delivery, expiry, v5);
                     p.dup = true;
                     p.packet_id = f.packet_id;
-                    if !self.send_publish(conn, p) {
+                    if self.send_publish(conn, p) {
+                        next += 1;
+                    } else {
+                        // Too large for the client: discarded, and its quota unit with it.
                         if let Some(s) = self.sessions.get_mut(cid) {
                             s.inflight.retain(|g| g.packet_id != f.packet_id);
                         }
+                        used = used.saturating_sub(1);
                     }
                 }
             }

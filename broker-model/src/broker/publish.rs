@@ -316,6 +316,13 @@ impl Broker {
         // Resends owed since a resumption go first, and count against the same quota.
         self.resend_pending(cid);
         let expiry_on = self.config.message_expiry;
+        // Only messages whose PUBLISH went out on this connection take its quota (4.9):
+        // counted once here, then kept up to date as this loop adds to the in-flight list
+        // (nothing inside the loop removes from it).
+        let mut used = self
+            .sessions
+            .get(cid)
+            .map_or(0, |s| s.inflight.iter().filter(|f| f.counted).count());
         loop {
             let Some((conn, v5, limit)) = self.send_window(cid) else {
                 return;
@@ -339,10 +346,7 @@ impl Broker {
                 self.drop_message(cid, topic, DropReason::Expired);
                 continue;
             };
-            // Only messages whose PUBLISH went out on this connection take its quota (4.9).
-            if front.qos != QoS::AtMostOnce
-                && s.inflight.iter().filter(|f| f.counted).count() >= limit
-            {
+            if front.qos != QoS::AtMostOnce && used >= limit {
                 return;
             }
             let Some(d) = s.queue.pop_front() else {
@@ -381,6 +385,7 @@ impl Broker {
                             resend_pending: false,
                             counted: true,
                         });
+                        used += 1;
                     }
                 }
             } else {
