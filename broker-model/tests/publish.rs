@@ -358,21 +358,11 @@ fn puback_and_pubcomp_free_slots() {
 
 #[test]
 fn acl_on_publish() {
-    use mqtt_broker_model::{Acl, AclAccess, AclRule};
-    let mut h = Harness::new(Config {
-        acl: Some(Acl {
-            default_allow: true,
-            rules: vec![AclRule {
-                username: None,
-                client_id: None,
-                topic: "secret/#".into(),
-                access: AclAccess::Publish,
-                allow: false,
-            }],
-        }),
-        sys_topics: false,
-        ..Config::default()
-    });
+    let mut h = Harness::new(one_acl_rule(
+        "secret/#",
+        mqtt_broker_model::AclAccess::Publish,
+        false,
+    ));
     let sub = h.client(V5, "sub", true);
     h.subscribe(sub, "#", QoS::AtMostOnce);
     let c5 = h.client(V5, "c5", true);

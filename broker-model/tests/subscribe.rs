@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use mqtt_broker_model::{Acl, AclAccess, AclRule, Config};
+use mqtt_broker_model::{AclAccess, Config};
 use mqtt_codec::{Packet, QoS, ReasonCode, RetainHandling, Subscription, SubscriptionOptions};
 
 #[test]
@@ -242,20 +242,7 @@ fn subscription_identifiers_switched_off() {
 
 #[test]
 fn acl_on_subscribe() {
-    let mut h = Harness::new(Config {
-        acl: Some(Acl {
-            default_allow: false,
-            rules: vec![AclRule {
-                username: None,
-                client_id: None,
-                topic: "public/#".into(),
-                access: AclAccess::All,
-                allow: true,
-            }],
-        }),
-        sys_topics: false,
-        ..Config::default()
-    });
+    let mut h = Harness::new(one_acl_rule("public/#", AclAccess::All, true));
     let c = h.client(V5, "c", true);
     let ack = h.subscribe_with(
         c,
@@ -291,20 +278,7 @@ fn subscribe_reserved_bits_malformed() {
 fn acl_is_checked_per_delivered_message() {
     // A rule keeping everyone from receiving `secret/#` also holds against a granted `#`:
     // neither retained nor new messages on those topics reach the subscriber.
-    let mut h = Harness::new(Config {
-        acl: Some(Acl {
-            default_allow: true,
-            rules: vec![AclRule {
-                username: None,
-                client_id: None,
-                topic: "secret/#".into(),
-                access: AclAccess::Subscribe,
-                allow: false,
-            }],
-        }),
-        sys_topics: false,
-        ..Config::default()
-    });
+    let mut h = Harness::new(one_acl_rule("secret/#", AclAccess::Subscribe, false));
     let p = h.client(V5, "p", true);
     h.publish_acked(p, "secret/r", b"s", QoS::AtMostOnce, true, 0);
     h.publish_acked(p, "public/r", b"p", QoS::AtMostOnce, true, 0);

@@ -395,6 +395,25 @@ pub fn will(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Will {
     }
 }
 
+/// A broker (no `$SYS`) with one ACL rule: `allow` or deny `access` to `topic` for everyone,
+/// the opposite for everything else.
+pub fn one_acl_rule(topic: &str, access: mqtt_broker_model::AclAccess, allow: bool) -> Config {
+    Config {
+        acl: Some(mqtt_broker_model::Acl {
+            default_allow: !allow,
+            rules: vec![mqtt_broker_model::AclRule {
+                username: None,
+                client_id: None,
+                topic: topic.into(),
+                access,
+                allow,
+            }],
+        }),
+        sys_topics: false,
+        ..Config::default()
+    }
+}
+
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
